@@ -1,0 +1,23 @@
+# The two commands a newcomer needs:  `make demo`  and  `make test`.
+# Both create .venv and install everything (TensorFlow CPU, ppafm, a CPU OpenCL runtime) on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= cpu,sim,opencl,io,test
+
+.PHONY: install demo test lint
+install: $(VENV)/.installed
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: install
+	$(PY) -m keras_spm.demo --out demo_output
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
