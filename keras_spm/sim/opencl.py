@@ -20,6 +20,7 @@ import ctypes
 import glob
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,12 @@ def init_opencl(verbose: bool = False) -> OpenCLDevice:
     if _selected is not None:
         return _selected
     register_pip_runtimes()
+    os.environ.setdefault("PPAFM_LOG_LEVEL", "WARNING")  # ppafm logs every kernel build to stdout otherwise
     import pyopencl as cl
+
+    # ppafm re-fetches kernels per call and its kernels print compiler notes: harmless, and noisy.
+    warnings.filterwarnings("ignore", category=getattr(cl, "RepeatedKernelRetrieval", UserWarning))
+    warnings.filterwarnings("ignore", category=getattr(cl, "CompilerWarning", UserWarning))
     from ppafm.ocl import field as ff_cl
     from ppafm.ocl import oclUtils
     from ppafm.ocl import relax as relax_cl

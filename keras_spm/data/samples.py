@@ -1,0 +1,234 @@
+"""Making one labelled AFM sample, and a pool of clean worker processes that make many.
+
+A sample is a randomly chosen good rotation of a molecule (ASD-AFM: one of its
+``n_best`` flattest orientations), simulated with each tip, plus its descriptor maps.
+All randomness comes from one per-sample seed, so the same seed gives the same sample
+whichever worker makes it.
+
+Workers are fresh interpreters (``python -m keras_spm.data.worker``) that initialise
+OpenCL before anything else: Debian's pocl crashes in a process that imported
+TensorFlow first, and a fresh interpreter never inherits the parent's TensorFlow.
+This module must not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..molecules import Molecule, best_rotations
+from ..sim.afm import ASD_AFM, TIPS, SimulationSettings
+from .augment import asd_afm_augment
+
+IMAGE_DESCRIPTORS = ("disks", "spheres", "height", "es")
+ALL_DESCRIPTORS = IMAGE_DESCRIPTORS + ("xyz",)
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """What a sample holds: tips simulated, descriptors computed, rotations, augmentation."""
+
+    tips: tuple[str, ...] = ("CO",)
+    descriptors: tuple[str, ...] = ("disks", "spheres", "height")
+    settings: SimulationSettings = field(default_factory=lambda: ASD_AFM)
+    n_best_rotations: int = 10
+    augment: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "tips", tuple(self.tips))
+        object.__setattr__(self, "descriptors", tuple(self.descriptors))
+        bad_tips = [t for t in self.tips if t not in TIPS]
+        if bad_tips or not self.tips:
+            raise ValueError(f"unknown tip(s) {bad_tips or list(self.tips)}; available: {', '.join(TIPS)}.")
+        bad = [d for d in self.descriptors if d not in ALL_DESCRIPTORS]
+        if bad:
+            raise ValueError(f"unknown descriptor(s) {bad}; available: {', '.join(ALL_DESCRIPTORS)}.")
+        if len(set(self.descriptors)) != len(self.descriptors):
+            raise ValueError(f"descriptor names repeat: {list(self.descriptors)}.")
+
+    def shapes(self) -> tuple[dict[str, tuple], dict[str, tuple]]:
+        """Per-sample shapes of the stacks (by tip) and of the descriptors (by name)."""
+        image = self.settings.image_shape
+        xs = {t: image for t in self.tips}
+        ys = {d: ((16, 16, 4) if d == "xyz" else image[:2]) for d in self.descriptors}
+        return xs, ys
+
+
+class SampleMaker:
+    """Makes samples in this process (OpenCL is initialised on construction)."""
+
+    def __init__(self, spec: SampleSpec):
+        from ..sim.afm import AFMSimulator
+
+        self.spec = spec
+        self.simulator = AFMSimulator(spec.tips, spec.settings)
+        self._maps = None
+        images = [d for d in spec.descriptors if d in IMAGE_DESCRIPTORS]
+        if images:
+            from ..descriptors import DescriptorMaker
+
+            self._maps = DescriptorMaker(images, spec.settings)
+
+    def __call__(self, molecule: Molecule, seed: int) -> tuple[dict, dict]:
+        rng = np.random.default_rng(seed)
+        rotations = best_rotations(molecule, self.spec.n_best_rotations)
+        molecule = molecule.rotated(rotations[rng.integers(len(rotations))])
+        stacks = self.simulator.simulate(molecule, rng)
+        ys = dict(self._maps(self.simulator)) if self._maps else {}
+        if "xyz" in self.spec.descriptors:
+            from ..descriptors import encode_xyz
+
+            ys["xyz"] = encode_xyz(self.simulator.placed, self.spec.settings)
+        if self.spec.augment:
+            stacks = {t: asd_afm_augment(x, rng) for t, x in stacks.items()}
+        ys = {d: np.asarray(ys[d], dtype=np.float32) for d in self.spec.descriptors}
+        return stacks, ys
+
+
+# ---- worker processes -------------------------------------------------------------------------------------------
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=5)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream):
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError("worker stream closed")
+    (size,) = struct.unpack("<Q", header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("worker stream closed mid-message")
+    return pickle.loads(data)
+
+
+class WorkerError(RuntimeError):
+    """A simulation worker failed; the message carries its error."""
+
+
+class WorkerPool:
+    """``n`` simulation worker processes; :meth:`map` returns results in task order.
+
+    Tasks go round-robin to the workers and up to ``depth`` per worker are in flight, so
+    simulation overlaps with whatever consumes the results.
+    """
+
+    def __init__(self, spec: SampleSpec, n_workers: int = 2, depth: int = 2, threads_per_worker: int | None = None):
+        if n_workers < 1:
+            raise ValueError(f"n_workers must be >= 1, got {n_workers}.")
+        self.spec = spec
+        self.depth = depth
+        env = dict(os.environ)
+        env.setdefault("PYOPENCL_NO_CACHE", "0")
+        if threads_per_worker:
+            # Intel's CPU runtime uses TBB, pocl its pthreads: cap both.
+            env["CL_CONFIG_CPU_TBB_NUM_WORKERS"] = str(threads_per_worker)
+            env["POCL_MAX_PTHREAD_COUNT"] = str(threads_per_worker)
+            env["POCL_CPU_MAX_CU_NUM"] = str(threads_per_worker)
+        self._procs = []
+        for _ in range(n_workers):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "keras_spm.data.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            _send(proc.stdin, spec)
+            self._procs.append(proc)
+        for proc in self._procs:  # wait for OpenCL to come up, surfacing its errors
+            self._check(_receive(proc.stdout))
+
+    @staticmethod
+    def _check(reply):
+        status, payload = reply
+        if status == "error":
+            raise WorkerError(payload)
+        return payload
+
+    def map(self, tasks: Iterable[tuple[Molecule, int]]) -> Iterator[tuple[dict, dict]]:
+        """Yield samples for ``(molecule, seed)`` tasks, in order."""
+        n = len(self._procs)
+        pending: deque[int] = deque()
+        tasks = iter(tasks)
+        i = 0
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < n * self.depth:
+                try:
+                    task = next(tasks)
+                except StopIteration:
+                    exhausted = True
+                    break
+                _send(self._procs[i % n].stdin, ("sample", task))
+                pending.append(i % n)
+                i += 1
+            if not pending:
+                return
+            worker = pending.popleft()
+            try:
+                reply = _receive(self._procs[worker].stdout)
+            except EOFError:
+                code = self._procs[worker].poll()
+                raise WorkerError(f"simulation worker {worker} died (exit code {code}).") from None
+            yield self._check(reply)
+
+    def close(self) -> None:
+        for proc in self._procs:
+            try:
+                _send(proc.stdin, ("stop", None))
+                proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._procs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_procs", None):
+            self.close()
+
+
+def worker_main() -> None:
+    """Worker loop: read the spec, initialise OpenCL, then answer sample requests until 'stop'."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # keep library prints off the result channel
+    spec = _receive(stdin)
+    try:
+        maker = SampleMaker(spec)
+        _send(stdout, ("ok", str(maker.simulator.device)))
+    except Exception as err:
+        _send(stdout, ("error", f"{type(err).__name__}: {err}"))
+        return
+    while True:
+        try:
+            kind, task = _receive(stdin)
+        except EOFError:
+            return
+        if kind == "stop":
+            return
+        try:
+            molecule, seed = task
+            _send(stdout, ("ok", maker(molecule, seed)))
+        except Exception as err:
+            _send(stdout, ("error", f"{type(err).__name__} for molecule '{task[0].name}': {err}"))
