@@ -51,8 +51,9 @@ def check_molecules(molecules: Sequence[Molecule], settings: SimulationSettings 
 class AFMSampleStream:
     """Epoch-wise, seeded, ordered stream of samples made by worker processes."""
 
-    def __init__(self, molecules: Sequence[Molecule], spec: SampleSpec, seed: int = 0, workers: int = 2,
-                 shuffle: bool = True):
+    def __init__(
+        self, molecules: Sequence[Molecule], spec: SampleSpec, seed: int = 0, workers: int = 2, shuffle: bool = True
+    ):
         check_molecules(molecules, spec.settings)
         self.molecules = list(molecules)
         self.spec = spec
