@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from keras_spm.data import afm_dataset
+from keras_spm.molecules import Molecule, MoleculeError
+
+
+def batches(ds):
+    return [
+        (x.numpy() if not isinstance(x, tuple) else tuple(t.numpy() for t in x), {k: v.numpy() for k, v in y.items()})
+        for x, y in ds
+    ]
+
+
+@pytest.fixture(scope="module")
+def two_epochs(small_molecules):
+    ds = afm_dataset(small_molecules[:3], descriptors=("disks", "height"), batch_size=2, seed=7, workers=1)
+    out = batches(ds), batches(ds)
+    ds.stream.close()
+    return out
+
+
+def test_batches_are_ready_for_fit(two_epochs):
+    first, _ = two_epochs
+    assert [x.shape for x, _ in first] == [(2, 128, 128, 10), (1, 128, 128, 10)]
+    for x, y in first:
+        assert set(y) == {"disks", "height"} and y["disks"].shape == (x.shape[0], 128, 128)
+        assert x.dtype == np.float32 and np.isfinite(x).all()
+        # ASD-AFM preprocessing: per-slice standardised before noise and cutouts
+        assert abs(float(x.mean())) < 0.2 and 0.7 < float(x.std()) < 1.3
+        assert y["height"].min() >= 0 and y["disks"].max() > 0.5
+
+
+def test_same_seed_same_batches_whatever_the_workers(small_molecules, two_epochs):
+    first, second = two_epochs
+    ds = afm_dataset(small_molecules[:3], descriptors=("disks", "height"), batch_size=2, seed=7, workers=2)
+    again = batches(ds)
+    ds.stream.close()
+    for (xa, ya), (xb, yb) in zip(first, again, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya["disks"], yb["disks"])
+    assert not np.array_equal(first[0][0], second[0][0])  # a new epoch draws new rotations/noise
+
+
+def test_another_seed_gives_other_batches(small_molecules, two_epochs):
+    ds = afm_dataset(small_molecules[:3], descriptors=("disks", "height"), batch_size=2, seed=8, workers=1)
+    other = batches(ds)
+    ds.stream.close()
+    assert not np.array_equal(other[0][0], two_epochs[0][0][0])
+
+
+def test_two_tips_and_xyz(small_molecules):
+    ds = afm_dataset(
+        small_molecules[:2],
+        tips=("CO", "Xe"),
+        descriptors=("es", "height", "xyz"),
+        batch_size=2,
+        seed=0,
+        workers=1,
+        augment=False,
+    )
+    ((x, y),) = batches(ds)
+    ds.stream.close()
+    assert isinstance(x, tuple) and [t.shape for t in x] == [(2, 128, 128, 10)] * 2
+    assert not np.allclose(x[0], x[1])  # the CO and Xe stacks differ
+    assert y["xyz"].shape == (2, 16, 16, 4) and y["es"].shape == (2, 128, 128)
+    assert set(np.unique(y["xyz"][..., 0])) <= {0.0, 1.0} and y["xyz"][..., 0].sum() >= 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"descriptors": ("disks", "bonds")}, ValueError, "unknown descriptor.*bonds.*available"),
+        ({"tips": ("Pt",)}, ValueError, "unknown tip.*Pt.*available"),
+    ],
+)
+def test_bad_arguments(small_molecules, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        afm_dataset(small_molecules[:1], **kwargs)
+
+
+def test_bad_molecules():
+    with pytest.raises(ValueError, match="no molecules"):
+        afm_dataset([])
+    chain = Molecule([6] * 14, [[1.5 * i, 0, 0] for i in range(14)], None, "long chain")
+    with pytest.raises(MoleculeError, match="long chain.*19.5 Angstrom across"):
+        afm_dataset([chain])
+    with pytest.raises(MoleculeError, match="NaN"):
+        Molecule([6, 1], [[0, 0, 0], [np.nan, 0, 0]], None, "bad")
+    with pytest.raises(MoleculeError, match="unsupported element.*Z=79.*supported: H, C"):
+        Molecule([6, 79], [[0, 0, 0], [2, 0, 0]], None)
+    with pytest.raises(MoleculeError, match="empty"):
+        Molecule([], np.zeros((0, 3)), None)
