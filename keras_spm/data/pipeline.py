@@ -5,8 +5,8 @@
 ...                  batch_size=32, seed=0)
 >>> model.fit(ds, epochs=10)
 
-Each element is ``(X, Y)``: X the stack(s), float32 (B, 128, 128, 10) for one tip or a tuple
-in tip order for several; Y a dict of descriptor maps keyed by name, (B, 128, 128) for image
+Each element is ``(X, Y)``: X the stack, float32 (B, 128, 128, 10), for one tip, or a dict
+keyed by tip name (``{"CO": ..., "Xe": ...}``, the ES model's inputs) for several; Y a dict of descriptor maps keyed by name, (B, 128, 128) for image
 maps and (B, 16, 16, 4) for "xyz". Simulation runs in worker processes
 (:class:`~keras_spm.data.samples.WorkerPool`); sample i of epoch e uses the seed
 ``SeedSequence([seed, e, i])`` and epoch e's order is a seeded permutation, so the same seed
@@ -52,9 +52,16 @@ class AFMSampleStream:
     """Epoch-wise, seeded, ordered stream of samples made by worker processes."""
 
     def __init__(
-        self, molecules: Sequence[Molecule], spec: SampleSpec, seed: int = 0, workers: int = 2, shuffle: bool = True
+        self,
+        molecules: Sequence[Molecule],
+        spec: SampleSpec,
+        seed: int = 0,
+        workers: int = 2,
+        shuffle: bool = True,
+        vary_epochs: bool = True,
     ):
         check_molecules(molecules, spec.settings)
+        self.vary_epochs = vary_epochs
         self.molecules = list(molecules)
         self.spec = spec
         self.seed = seed
@@ -85,7 +92,7 @@ class AFMSampleStream:
     def __call__(self):
         """Generator of one epoch of flat ``(x..., y...)`` tuples for ``tf.data.Dataset.from_generator``."""
         epoch = self.epoch
-        self.epoch += 1
+        self.epoch += self.vary_epochs
         for xs, ys in self.samples(epoch):
             yield tuple(xs[t] for t in self.spec.tips) + tuple(ys[d] for d in self.spec.descriptors)
 
@@ -106,7 +113,7 @@ def to_dataset(generator, spec: SampleSpec, batch_size: int, drop_remainder: boo
     n_tips = len(spec.tips)
 
     def structure(*flat):
-        x = flat[0] if n_tips == 1 else tuple(flat[:n_tips])
+        x = flat[0] if n_tips == 1 else {t: flat[i] for i, t in enumerate(spec.tips)}
         return x, {d: flat[n_tips + i] for i, d in enumerate(spec.descriptors)}
 
     ds = tf.data.Dataset.from_generator(generator, output_signature=signature)
@@ -126,15 +133,18 @@ def afm_dataset(
     n_best_rotations: int = 10,
     settings: SimulationSettings = ASD_AFM,
     drop_remainder: bool = False,
+    vary_epochs: bool = True,
 ):
     """A ``tf.data.Dataset`` of ``(X, Y)`` batches simulated on the fly (one pass = one epoch).
+
+    ``vary_epochs=False`` repeats the same samples every pass (validation data; add ``.cache()``).
 
     ``workers=0`` simulates in this process (then call :func:`keras_spm.sim.init_opencl` before
     importing TensorFlow if your OpenCL runtime is pocl). The worker processes live as long as
     the dataset; ``dataset.stream.close()`` ends them early.
     """
     spec = SampleSpec(tuple(tips), tuple(descriptors), settings, n_best_rotations, augment)
-    stream = AFMSampleStream(molecules, spec, seed, workers, shuffle)
+    stream = AFMSampleStream(molecules, spec, seed, workers, shuffle, vary_epochs)
     ds = to_dataset(stream, spec, batch_size, drop_remainder)
     ds.stream = stream
     return ds

@@ -7,7 +7,10 @@ from keras_spm.molecules import Molecule, MoleculeError
 
 def batches(ds):
     return [
-        (x.numpy() if not isinstance(x, tuple) else tuple(t.numpy() for t in x), {k: v.numpy() for k, v in y.items()})
+        (
+            x.numpy() if not isinstance(x, dict) else {k: v.numpy() for k, v in x.items()},
+            {k: v.numpy() for k, v in y.items()},
+        )
         for x, y in ds
     ]
 
@@ -61,8 +64,11 @@ def test_two_tips_and_xyz(small_molecules):
     )
     ((x, y),) = batches(ds)
     ds.stream.close()
-    assert isinstance(x, tuple) and [t.shape for t in x] == [(2, 128, 128, 10)] * 2
-    assert not np.allclose(x[0], x[1])  # the CO and Xe stacks differ
+    assert isinstance(x, dict) and {k: v.shape for k, v in x.items()} == {
+        "CO": (2, 128, 128, 10),
+        "Xe": (2, 128, 128, 10),
+    }
+    assert not np.allclose(x["CO"], x["Xe"])  # the CO and Xe stacks differ
     assert y["xyz"].shape == (2, 16, 16, 4) and y["es"].shape == (2, 128, 128)
     assert set(np.unique(y["xyz"][..., 0])) <= {0.0, 1.0} and y["xyz"][..., 0].sum() >= 2
 

@@ -148,6 +148,7 @@ class ShardStream:
     def __init__(self, records: list[Path], spec: SampleSpec, seed: int, shuffle_buffer: int):
         self.records, self.spec, self.seed, self.shuffle_buffer = records, spec, seed, shuffle_buffer
         self.epoch = 0
+        self.vary_epochs = True
 
     def _read(self, record: Path, meta: dict):
         import tensorflow as tf
@@ -173,7 +174,7 @@ class ShardStream:
 
     def __call__(self):
         epoch = self.epoch
-        self.epoch += 1
+        self.epoch += self.vary_epochs
         rng = np.random.default_rng([self.seed, epoch])
         buffer, index = [], 0
 
@@ -206,12 +207,14 @@ def shard_dataset(
     shuffle_buffer: int = 256,
     drop_remainder: bool = False,
     verify: bool = True,
+    vary_epochs: bool = True,
 ):
     """Stream shards as ``(X, Y)`` batches, the same structure as :func:`keras_spm.data.afm_dataset`.
 
     ``tips`` / ``descriptors`` select a subset of what the shards hold (default: all of it).
     ``verify`` checks every shard's sha256 up front (about 1 s per GB), so corruption is
-    reported before training starts rather than mid-epoch.
+    reported before training starts rather than mid-epoch. ``vary_epochs=False`` repeats the
+    same order and augmentation every pass (validation data).
     """
     from .pipeline import to_dataset
 
@@ -243,6 +246,8 @@ def shard_dataset(
     )
     spec = SampleSpec(tips, descriptors, settings, augment=augment)
     stream = ShardStream(records, spec, seed, shuffle_buffer)
+    stream.vary_epochs = vary_epochs
     ds = to_dataset(stream, spec, batch_size, drop_remainder)
     ds.num_samples = sum(m["count"] for m in metas)
+    ds.stream = stream
     return ds
