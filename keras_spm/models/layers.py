@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+_PAD_MODES = ("reflect", "symmetric")
+
 
 @keras.saving.register_keras_serializable(package="keras_spm")
 class ReflectionPadding(keras.layers.Layer):
@@ -16,15 +18,37 @@ class ReflectionPadding(keras.layers.Layer):
 
     ``padding`` is one int per spatial axis (pad that many pixels on both sides).
     Reflective padding keeps edge statistics of SPM images intact, unlike zeros.
+
+    ``mode="reflect"`` mirrors about the edge pixel (``np.pad`` "reflect": ``c b | a b c``);
+    ``mode="symmetric"`` mirrors about the edge itself, so the edge pixel is repeated
+    (``np.pad`` "symmetric": ``b a | a b c``). The ASD-AFM networks (Alldritt et al., Sci. Adv. 6,
+    eaay6913, 2020) call their padding "reflective" but build it from ``K.reverse(X[:, :k])``,
+    which is the symmetric mode; it also works on axes of length 1 (a 6-slice stack pooled to
+    one z-plane), where "reflect" is undefined.
+
+    Built from slices and ``ops.flip`` rather than ``ops.pad`` because the torch backend's
+    reflect padding cannot pad four axes of a channels-last 5D tensor.
     """
 
-    def __init__(self, padding: tuple[int, ...] = (1, 1), **kwargs):
+    def __init__(self, padding: tuple[int, ...] = (1, 1), mode: str = "reflect", **kwargs):
         super().__init__(**kwargs)
+        if mode not in _PAD_MODES:
+            raise ValueError(f"ReflectionPadding mode must be one of {_PAD_MODES}, got {mode!r}.")
         self.padding = tuple(int(p) for p in padding)
+        self.mode = mode
 
     def call(self, inputs):
-        pad = [(0, 0)] + [(p, p) for p in self.padding] + [(0, 0)]
-        return ops.pad(inputs, pad, mode="reflect")
+        x = inputs
+        for axis, p in enumerate(self.padding, start=1):
+            if p == 0:
+                continue
+            lead = (slice(None),) * axis
+            if self.mode == "reflect":
+                before, after = x[lead + (slice(1, p + 1),)], x[lead + (slice(-p - 1, -1),)]
+            else:
+                before, after = x[lead + (slice(0, p),)], x[lead + (slice(-p, None),)]
+            x = ops.concatenate([ops.flip(before, axis=axis), x, ops.flip(after, axis=axis)], axis=axis)
+        return x
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -34,4 +58,4 @@ class ReflectionPadding(keras.layers.Layer):
         return tuple(shape)
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding}
+        return {**super().get_config(), "padding": self.padding, "mode": self.mode}

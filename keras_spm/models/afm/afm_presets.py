@@ -1,0 +1,58 @@
+"""Presets of the AFM structure-discovery networks (keras-hub style): name -> description, params, builder kwargs.
+
+``params`` is the exact parameter count, checked by the tests. Build one with :func:`from_preset`.
+"""
+
+from __future__ import annotations
+
+import keras
+
+PRESETS: dict[str, dict] = {
+    "dsh_10slice": {
+        "description": "DSH (Atomic Disks, vdW Spheres, Height Map) on a 128x128x10 CO-tip stack; the ASD-AFM "
+        "architecture of Alldritt et al., Sci. Adv. 6, eaay6913 (2020), same layers as the published weights.",
+        "params": 122_811,
+        "builder": "dsh",
+        "kwargs": {"input_shape": (128, 128, 10)},
+    },
+    "dsh_6slice": {
+        "description": "DSH on a 128x128x6 stack (z pools to one plane, 16 latent input channels).",
+        "params": 113_595,
+        "builder": "dsh",
+        "kwargs": {"input_shape": (128, 128, 6)},
+    },
+    "es_10slice": {
+        "description": "ES (electrostatic map, height map) from CO and Xe 128x128x10 stacks; two 3D encoders, "
+        "1x1 merge conv, DSH latent part and decoders (thesis Table 3: 169,970 parameters).",
+        "params": 169_970,
+        "builder": "es",
+        "kwargs": {"input_shape": (128, 128, 10)},
+    },
+    "es_6slice": {
+        "description": "ES from CO and Xe 128x128x6 stacks, the stack depth of ED-AFM (Oinonen et al., ACS Nano "
+        "16, 89 (2022)).",
+        "params": 151_538,
+        "builder": "es",
+        "kwargs": {"input_shape": (128, 128, 6)},
+    },
+    "xyz_10slice": {
+        "description": "xyz atom positions on a 16x16 grid (class softmax + offsets) from a 128x128x10 stack "
+        "(thesis Table 4 layout).",
+        "params": 560_941,
+        "builder": "xyz",
+        "kwargs": {"input_shape": (128, 128, 10)},
+    },
+}
+
+
+def from_preset(name: str, **overrides) -> keras.Model:
+    """Build the (untrained) model of preset ``name``; ``overrides`` replace builder kwargs."""
+    from .dsh import dsh
+    from .es import es
+    from .xyz import xyz
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown AFM preset {name!r}; choose one of {sorted(PRESETS)}.")
+    preset = PRESETS[name]
+    builder = {"dsh": dsh, "es": es, "xyz": xyz}[preset["builder"]]
+    return builder(**{**preset["kwargs"], **overrides})

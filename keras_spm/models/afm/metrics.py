@@ -1,0 +1,160 @@
+"""Evaluation of the ASD-AFM networks: xyz decoding, atom matching, and image-map metrics.
+
+xyz grid convention (the ``keras_spm.descriptors.encode_xyz`` format): the scan window
+``((x0, y0), (x1, y1))`` in Angstrom is cut into a grid of equal boxes, grid axis 0 along x and
+axis 1 along y (as the AFM stack's pixel axes); box (i, j) has centre
+``(x0 + (i + 0.5) * bx, y0 + (j + 0.5) * by)``; its offsets are (x - centre x, y - centre y,
+z - z_top). ``z_top`` is the z of the molecule's top atom (0 after ``AFMSimulator`` placement
+if it puts the top at z = 0; pass the value your targets used).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+#: ASD-AFM scan window (Angstrom), the default of ``keras_spm.sim.afm.ASD_AFM``.
+DEFAULT_WINDOW = ((0.0, 0.0), (15.875, 15.875))
+
+
+def box_centres(grid_shape: tuple[int, int], window=DEFAULT_WINDOW) -> np.ndarray:
+    """Centres (gx, gy, 2) of the boxes of a grid over the scan window, in Angstrom."""
+    (x0, y0), (x1, y1) = window
+    gx, gy = grid_shape
+    cx = x0 + (np.arange(gx) + 0.5) * (x1 - x0) / gx
+    cy = y0 + (np.arange(gy) + 0.5) * (y1 - y0) / gy
+    return np.stack(np.meshgrid(cx, cy, indexing="ij"), axis=-1)
+
+
+def decode_xyz_prediction(
+    class_map: np.ndarray,
+    offset_map: np.ndarray,
+    threshold: float = 0.5,
+    window=DEFAULT_WINDOW,
+    z_top: float = 0.0,
+) -> np.ndarray:
+    """One sample's xyz prediction -> atoms (N, 4): x, y, z in Angstrom and confidence P(atom).
+
+    ``class_map`` (gx, gy, 2) softmax (channel 1 = atom) or (gx, gy) P(atom) / class label, e.g.
+    channel 0 of an ``encode_xyz`` target; ``offset_map`` (gx, gy, 3). Boxes with P(atom) >=
+    ``threshold`` give one atom each, sorted by decreasing confidence.
+    """
+    class_map = np.asarray(class_map, dtype=np.float64)
+    offset_map = np.asarray(offset_map, dtype=np.float64)
+    p_atom = class_map[..., 1] if class_map.ndim == 3 else class_map
+    if p_atom.ndim != 2 or offset_map.shape != p_atom.shape + (3,):
+        raise ValueError(
+            f"expected class map (gx, gy[, 2]) and offsets (gx, gy, 3) of one sample; got {class_map.shape} and "
+            f"{offset_map.shape}. Index the batch first, e.g. pred['xyz_class'][0]."
+        )
+    centres = box_centres(p_atom.shape, window)
+    idx = np.argwhere(p_atom >= threshold)
+    atoms = np.empty((len(idx), 4))
+    for n, (i, j) in enumerate(idx):
+        atoms[n, :2] = centres[i, j] + offset_map[i, j, :2]
+        atoms[n, 2] = z_top + offset_map[i, j, 2]
+        atoms[n, 3] = p_atom[i, j]
+    return atoms[np.argsort(-atoms[:, 3], kind="stable")]
+
+
+def decode_xyz_target(target: np.ndarray, window=DEFAULT_WINDOW, z_top: float = 0.0) -> np.ndarray:
+    """One ``encode_xyz`` target (gx, gy, 4) -> true atoms (N, 4) (confidence 1)."""
+    target = np.asarray(target)
+    if target.ndim != 3 or target.shape[-1] != 4:
+        raise ValueError(f"expected one encode_xyz target of shape (gx, gy, 4); got {target.shape}.")
+    return decode_xyz_prediction(target[..., 0], target[..., 1:4], 0.5, window, z_top)
+
+
+def _as_atoms(a) -> np.ndarray:
+    """(N, >=3) float array of atoms; an empty list or array becomes (0, 3)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return np.zeros((0, 3))
+    if a.ndim != 2 or a.shape[1] < 3:
+        raise ValueError(f"atoms must be an (N, 3) or (N, 4) array of x, y, z[, confidence]; got shape {a.shape}.")
+    return a
+
+
+def match_atoms(pred: np.ndarray, true: np.ndarray, radius: float = 0.5) -> list[tuple[int, int]]:
+    """Optimal one-to-one matching (Hungarian) of predicted and true atoms within ``radius`` in xy.
+
+    Returns (pred index, true index) pairs; pairs farther apart than ``radius`` Angstrom are dropped.
+    """
+    pred, true = _as_atoms(pred), _as_atoms(true)
+    if len(pred) == 0 or len(true) == 0:
+        return []
+    dist = np.linalg.norm(pred[:, None, :2] - true[None, :, :2], axis=-1)
+    # Out-of-radius pairs get a cost no in-radius set can beat, so the assignment maximises matches first.
+    cost = np.where(dist <= radius, dist, radius * (len(pred) + len(true)) + dist)
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if dist[r, c] <= radius]
+
+
+def detection_scores(pred_atoms, true_atoms, radius: float = 0.5) -> dict:
+    """Precision, recall, F1 and position errors of predicted vs. true atoms, over one or many samples.
+
+    ``pred_atoms`` / ``true_atoms``: one (N, >=3) array or a list of them (one per sample).
+    Errors are 3D distances (Angstrom) of the matched pairs (xy matched within ``radius``);
+    ``mean_error`` and ``p90_error`` are NaN when nothing matched.
+    """
+    if isinstance(pred_atoms, np.ndarray) and pred_atoms.ndim == 2:
+        pred_atoms, true_atoms = [pred_atoms], [true_atoms]
+    if len(pred_atoms) != len(true_atoms):
+        raise ValueError(f"got {len(pred_atoms)} predicted and {len(true_atoms)} true samples; pass one per sample.")
+    n_pred = n_true = 0
+    errors, z_errors = [], []
+    for p, t in zip(pred_atoms, true_atoms, strict=True):
+        p, t = _as_atoms(p), _as_atoms(t)
+        n_pred += len(p)
+        n_true += len(t)
+        for i, j in match_atoms(p, t, radius):
+            errors.append(np.linalg.norm(p[i, :3] - t[j, :3]))
+            z_errors.append(abs(p[i, 2] - t[j, 2]))
+    tp = len(errors)
+    precision = tp / n_pred if n_pred else float(n_true == 0)
+    recall = tp / n_true if n_true else float(n_pred == 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "n_pred": n_pred,
+        "n_true": n_true,
+        "n_matched": tp,
+        "mean_error": float(np.mean(errors)) if errors else float("nan"),
+        "p90_error": float(np.percentile(errors, 90)) if errors else float("nan"),
+        "mean_z_error": float(np.mean(z_errors)) if z_errors else float("nan"),
+    }
+
+
+def _standardize(a: np.ndarray) -> np.ndarray:
+    std = a.std()
+    return (a - a.mean()) / (std if std > 0 else 1.0)
+
+
+def map_metrics(pred: np.ndarray, true: np.ndarray) -> dict:
+    """Per-map MSE, SSIM and Pearson r for (H, W) or (B, H, W) predicted and true maps.
+
+    MSE is on the raw maps (the training objective). SSIM (scikit-image) uses the true map's
+    range as explicit ``data_range`` so it does not depend on dtype guesses. Pearson r is
+    computed after standardising each map (mean 0, std 1); a constant map gives r = 0.
+    Returns arrays of one value per map plus their means (``*_mean``).
+    """
+    from skimage.metrics import structural_similarity
+
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if pred.shape != true.shape or pred.ndim not in (2, 3):
+        raise ValueError(f"pred and true maps must both be (H, W) or (B, H, W); got {pred.shape} and {true.shape}.")
+    if pred.ndim == 2:
+        pred, true = pred[None], true[None]
+    mse, ssim, r = [], [], []
+    for p, t in zip(pred, true, strict=True):
+        mse.append(np.mean((p - t) ** 2))
+        data_range = float(t.max() - t.min()) or 1.0
+        ssim.append(structural_similarity(t, p, data_range=data_range))
+        ps, ts = _standardize(p), _standardize(t)
+        r.append(float(np.mean(ps * ts)))
+    out = {"mse": np.array(mse), "ssim": np.array(ssim), "pearson_r": np.array(r)}
+    out.update({f"{k}_mean": float(v.mean()) for k, v in list(out.items())})
+    return out

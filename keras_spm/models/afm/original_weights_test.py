@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_spm.models.afm import load_original_asd_afm, original_layer_map, read_original_weights, standardize_stack
+
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "asd-afm"
+
+
+@pytest.fixture(scope="module")
+def weights_dir() -> Path:
+    if not (DATA / "model_light.h5").is_file():
+        pytest.skip(f"ASD-AFM weights not found at {DATA} (shared data is cloned beside the repo in CI)")
+    return DATA
+
+
+def test_layer_map_covers_all_26_weighted_layers():
+    mapping = original_layer_map()
+    assert len(mapping) == 26
+    assert mapping["conv2d_reflective_3"] == "disks_conv_1" and mapping["conv2d_reflective_9"] == "disks_out_conv"
+    assert mapping["conv2d_reflective_10"] == "spheres_conv_1" and mapping["conv2d_reflective_16"] == "spheres_out_conv"
+    assert mapping["conv2d_reflective_17"] == "height_conv_1" and mapping["conv2d_reflective_23"] == "height_out_conv"
+
+
+@pytest.mark.parametrize("name", ["light", "heavy"])
+def test_load_both_published_weight_files(weights_dir, name):
+    path = weights_dir / f"model_{name}.h5"
+    model = load_original_asd_afm(path)
+    assert model.name == f"asd_afm_{name}" and model.count_params() == 122_811
+    with h5py.File(path, "r") as f:
+        kernel = f["conv2d_reflective_16/conv2d_16/kernel:0"][()]
+        bias = f["conv3d_reflective_1/conv3d_1/bias:0"][()]
+        assert int(sum(d.size for d in _datasets(f))) == 122_811
+    np.testing.assert_array_equal(model.get_layer("spheres_out_conv").kernel.numpy(), kernel)
+    np.testing.assert_array_equal(model.get_layer("enc_conv3d_1").bias.numpy(), bias)
+
+
+def _datasets(f):
+    out = []
+    f.visititems(lambda _, obj: out.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def test_light_and_heavy_differ_and_saved_model_reloads_identically(weights_dir, tmp_path):
+    light = load_original_asd_afm(weights_dir / "model_light.h5")
+    heavy = read_original_weights(weights_dir / "model_heavy.h5")
+    assert not np.allclose(light.get_layer("disks_out_conv").kernel.numpy(), heavy["disks_out_conv"][0])
+    x = standardize_stack(np.random.default_rng(0).normal(size=(2, 128, 128, 10)))
+    light.save(tmp_path / "asd_afm_light.keras")
+    reloaded = keras.saving.load_model(tmp_path / "asd_afm_light.keras")  # no custom_objects
+    a, b = light.predict(x, verbose=0), reloaded.predict(x, verbose=0)
+    for k in ("disks", "spheres", "height"):
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_not_an_hdf5_file(tmp_path):
+    bad = tmp_path / "model.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(ValueError, match=r"model.h5 is not an HDF5 file"):
+        load_original_asd_afm(bad)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_original_asd_afm(tmp_path / "missing.h5")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
+        for key in f:
+            f.copy(key, g)
+        for k, v in f.attrs.items():
+            g.attrs[k] = v
+    return dst
+
+
+def test_wrong_shape_missing_and_extra_layers_name_the_file_and_layer(weights_dir, tmp_path):
+    path = _copy(weights_dir / "model_light.h5", tmp_path / "shape.h5")
+    with h5py.File(path, "a") as f:
+        del f["conv2d_reflective_5/conv2d_5/kernel:0"]
+        f["conv2d_reflective_5/conv2d_5"].create_dataset("kernel:0", data=np.zeros((3, 3, 16, 8), "float32"))
+    with pytest.raises(ValueError, match=r"shape.h5.*'disks_conv_3'.*\(3, 3, 16, 8\)"):
+        load_original_asd_afm(path)
+
+    path = _copy(weights_dir / "model_light.h5", tmp_path / "missing_layer.h5")
+    with h5py.File(path, "a") as f:
+        del f["conv2d_reflective_23"]
+    with pytest.raises(
+        ValueError, match=r"missing_layer.h5 is not an ASD-AFM DSH weights file.*'conv2d_reflective_23'"
+    ):
+        load_original_asd_afm(path)
+
+    path = tmp_path / "other_model.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("dense_1").create_dataset("dense_1/kernel:0", data=np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"other_model.h5 has weighted layers \['dense_1'\]"):
+        load_original_asd_afm(path)
+
+
+def test_wrong_slice_count_is_a_clear_error(weights_dir):
+    with pytest.raises(ValueError, match=r"input_shape=\(128, 128, 6\).*10 slices"):
+        load_original_asd_afm(weights_dir / "model_light.h5", input_shape=(128, 128, 6))

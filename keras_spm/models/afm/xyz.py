@@ -1,0 +1,44 @@
+"""xyz: atom positions on a 16 x 16 grid of boxes, YOLO-style, from a constant-height AFM stack.
+
+From the thesis work accompanying Alldritt et al., Sci. Adv. 6, eaay6913 (2020) (Table 4):
+the ASD-AFM 3D encoder (128 -> 16 pixels by three x2 poolings, z folded into channels), three
+3x3 convs of 128, then two heads on the grid:
+
+* ``"xyz_class"`` (B, 16, 16, 2): softmax, channel 0 = background, channel 1 = atom, so
+  ``argmax`` is the class label of ``keras_spm.descriptors.encode_xyz`` (1 atom / 0 background);
+* ``"xyz_offset"`` (B, 16, 16, 3): no activation, (x - box centre x, y - box centre y,
+  z - z_top) in Angstrom, the target channels 1:4 of ``encode_xyz``.
+
+Each head: two 3x3 convs of 64 (LeakyReLU) and a 3x3 conv to 2 or 3 channels. For a
+(128, 128, 10) stack this gives 560,941 parameters (encoder 4,456; trunk 332,160; class head
+111,874; offset head 112,451).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from .blocks import check_input_shape, check_padding_mode, conv, encoder_3d
+
+TRUNK_FILTERS = 128
+HEAD_FILTERS = 64
+
+
+def xyz(
+    input_shape: tuple[int, int, int] = (128, 128, 10), padding_mode: str = "symmetric", name: str = "xyz"
+) -> keras.Model:
+    """Build the xyz atom-position network; the grid is (H / 8) x (W / 8) boxes."""
+    check_input_shape(input_shape)
+    check_padding_mode(padding_mode)
+    stack = keras.Input(shape=tuple(input_shape), name="afm_stack")
+    x = encoder_3d(stack, padding_mode=padding_mode)
+    for i in (1, 2, 3):
+        x = conv(x, TRUNK_FILTERS, 3, f"trunk_conv_{i}", padding_mode=padding_mode)
+    outputs = {}
+    for head, channels, activation in (("xyz_class", 2, "softmax"), ("xyz_offset", 3, None)):
+        h = x
+        for i in (1, 2):
+            h = conv(h, HEAD_FILTERS, 3, f"{head}_conv_{i}", padding_mode=padding_mode)
+        h = conv(h, channels, 3, f"{head}_out_conv", activation=False, padding_mode=padding_mode)
+        outputs[head] = keras.layers.Activation(activation or "linear", name=head)(h)
+    return keras.Model(stack, outputs, name=name)
