@@ -100,3 +100,52 @@ def test_wrong_shape_missing_and_extra_layers_name_the_file_and_layer(weights_di
 def test_wrong_slice_count_is_a_clear_error(weights_dir):
     with pytest.raises(ValueError, match=r"input_shape=\(128, 128, 6\).*10 slices"):
         load_original_asd_afm(weights_dir / "model_light.h5", input_shape=(128, 128, 6))
+
+
+SIMULATE_BENZENE = """
+import sys, numpy as np
+from ase.build import molecule
+from keras_spm.molecules import Molecule
+from keras_spm.sim.afm import AFMSimulator
+atoms = molecule("C6H6")
+sim = AFMSimulator(("CO",))
+stack = sim.simulate(Molecule(atoms.numbers, atoms.positions, np.zeros(len(atoms)), "C6H6"))["CO"]
+np.savez(sys.argv[1], stack=stack, numbers=sim.placed.numbers, positions=sim.placed.positions)
+"""
+
+
+def test_published_weights_see_benzene_in_a_simulated_stack(weights_dir, tmp_path):
+    """End-to-end check of the weight mapping (padding, axes, branch order) on a real ppafm simulation."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "benzene.npz"
+    run = subprocess.run(
+        [sys.executable, "-c", SIMULATE_BENZENE, str(out)], capture_output=True, text=True, timeout=300
+    )
+    if run.returncode != 0:
+        if "OpenCLUnavailableError" in run.stderr or "ModuleNotFoundError" in run.stderr:
+            pytest.skip(f"AFM simulation unavailable here: {run.stderr.strip().splitlines()[-1]}")
+        raise AssertionError(run.stderr[-3000:])
+    sim = np.load(out)
+    model = load_original_asd_afm(weights_dir / "model_light.h5")
+    pred = {k: v[0] for k, v in model.predict(standardize_stack(sim["stack"][None]), verbose=0).items()}
+
+    grid = (np.arange(128) + 0.5) * 15.875 / 128  # pixel centres, axis 0 = x, axis 1 = y
+    gx, gy = np.meshgrid(grid, grid, indexing="ij")
+    xy = sim["positions"][:, :2]
+    dist = np.hypot(gx[..., None] - xy[:, 0], gy[..., None] - xy[:, 1])
+    carbons = np.flatnonzero(sim["numbers"] == 6)
+    disks = pred["disks"]
+    peak = np.unravel_index(disks.argmax(), disks.shape)
+    assert dist[peak].min() < 0.3  # the strongest disk sits on an atom
+    for c in carbons:  # every carbon has a disk
+        assert disks[dist[..., c] < 0.4].max() > 0.5 * disks.max()
+    far = dist.min(axis=-1) > 3.0
+    for key in ("disks", "spheres", "height"):
+        assert np.abs(pred[key][far]).mean() < 0.02 * pred[key].max(), key  # empty background
+    # Ring centre: no disk, a dip in the vdW spheres, filled in the height map; tells the branches apart.
+    centre = np.hypot(gx - xy[:, 0].mean(), gy - xy[:, 1].mean()) < 0.3
+    assert pred["disks"][centre].mean() < 0.1 * disks.max()
+    assert pred["spheres"][centre].mean() < 0.7 * pred["spheres"].max()
+    assert pred["height"][centre].mean() > 0.8 * pred["height"].max()
