@@ -17,6 +17,8 @@ import numpy as np
 LIGHT_ELEMENTS = (1, 6, 7, 8, 9)
 HEAVY_ELEMENTS = (1, 6, 7, 8, 9, 14, 15, 16, 17, 35)
 SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F", 14: "Si", 15: "P", 16: "S", 17: "Cl", 35: "Br", 54: "Xe"}
+#: Single-bond covalent radii (Angstrom) of Cordero et al., Dalton Trans. 2832 (2008); C is sp3.
+COVALENT_RADII = {1: 0.31, 6: 0.76, 7: 0.71, 8: 0.66, 9: 0.57, 14: 1.11, 15: 1.07, 16: 1.05, 17: 1.02, 35: 1.20}
 
 
 class MoleculeError(ValueError):
@@ -45,7 +47,9 @@ class Molecule:
     def rotated(self, rotation: np.ndarray) -> Molecule:
         """This molecule rotated about its centre by a 3x3 rotation matrix."""
         centre = self.positions.mean(axis=0)
-        return Molecule(self.numbers, (self.positions - centre) @ np.asarray(rotation).T + centre, self.charges, self.name)
+        return Molecule(
+            self.numbers, (self.positions - centre) @ np.asarray(rotation).T + centre, self.charges, self.name
+        )
 
     @property
     def xyzq(self) -> np.ndarray:
@@ -65,7 +69,9 @@ def validate(molecule: Molecule, elements: tuple[int, ...] = HEAVY_ELEMENTS) -> 
             f"shape {molecule.charges.shape}; expected ({n}, 3) and ({n},)."
         )
     if not np.all(np.isfinite(molecule.positions)):
-        raise MoleculeError(f"{label} has NaN or infinite coordinates (atoms {np.where(~np.isfinite(molecule.positions).all(1))[0].tolist()}).")
+        raise MoleculeError(
+            f"{label} has NaN or infinite coordinates (atoms {np.where(~np.isfinite(molecule.positions).all(1))[0].tolist()})."
+        )
     if not np.all(np.isfinite(molecule.charges)):
         raise MoleculeError(f"{label} has NaN or infinite charges.")
     unknown = sorted(set(molecule.numbers.tolist()) - set(elements))
@@ -73,6 +79,43 @@ def validate(molecule: Molecule, elements: tuple[int, ...] = HEAVY_ELEMENTS) -> 
         names = ", ".join(f"Z={z}" + (f" ({SYMBOLS[z]})" if z in SYMBOLS else "") for z in unknown)
         supported = ", ".join(SYMBOLS[z] for z in elements)
         raise MoleculeError(f"{label} contains unsupported element(s) {names}; supported: {supported}.")
+
+
+def diameter(positions: np.ndarray) -> float:
+    """Largest interatomic distance (Angstrom): bounds the molecule's extent along any axis, in any orientation."""
+    p = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if len(p) < 2:
+        return 0.0
+    return float(np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1).max()))
+
+
+def fragments(numbers: np.ndarray, positions: np.ndarray, tolerance: float = 1.25) -> list[np.ndarray]:
+    """Atom indices of each covalently connected fragment, largest first.
+
+    Atoms i, j are bonded when closer than ``tolerance`` times the sum of their covalent radii
+    (:data:`COVALENT_RADII`); 1.25 keeps strained bonds and stays below hydrogen-bond lengths.
+    Used to find salts, counter-ions and geometries that fell apart.
+    """
+    numbers = np.asarray(numbers).reshape(-1)
+    p = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    unknown = sorted(set(numbers.tolist()) - set(COVALENT_RADII))
+    if unknown:
+        raise MoleculeError(f"no covalent radius for element(s) Z={unknown}; known: {sorted(COVALENT_RADII)}.")
+    radii = np.array([COVALENT_RADII[z] for z in numbers.tolist()])
+    bonded = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)) < tolerance * (radii[:, None] + radii[None, :])
+    label = np.full(len(numbers), -1)
+    for start in range(len(numbers)):
+        if label[start] >= 0:
+            continue
+        label[start] = start
+        stack = [start]
+        while stack:
+            i = stack.pop()
+            for j in np.flatnonzero(bonded[i] & (label < 0)):
+                label[j] = start
+                stack.append(j)
+    groups = [np.flatnonzero(label == g) for g in np.unique(label)]
+    return sorted(groups, key=len, reverse=True)
 
 
 def fibonacci_directions(n: int = 100) -> np.ndarray:
