@@ -1,11 +1,8 @@
 """Evaluation of the ASD-AFM networks: xyz decoding, atom matching, and image-map metrics.
 
-xyz grid convention (the ``keras_spm.descriptors.encode_xyz`` format): the scan window
-``((x0, y0), (x1, y1))`` in Angstrom is cut into a grid of equal boxes, grid axis 0 along x and
-axis 1 along y (as the AFM stack's pixel axes); box (i, j) has centre
-``(x0 + (i + 0.5) * bx, y0 + (j + 0.5) * by)``; its offsets are (x - centre x, y - centre y,
-z - z_top). ``z_top`` is the z of the molecule's top atom (0 after ``AFMSimulator`` placement
-if it puts the top at z = 0; pass the value your targets used).
+xyz decoding reuses :func:`keras_spm.descriptors.decode_xyz`, the inverse of the training
+target ``encode_xyz`` (16 x 16 boxes over the scan window, grid axis 0 = x, offsets from the
+box centre in Angstrom, z relative to the top atom).
 """
 
 from __future__ import annotations
@@ -13,56 +10,44 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-#: ASD-AFM scan window (Angstrom), the default of ``keras_spm.sim.afm.ASD_AFM``.
-DEFAULT_WINDOW = ((0.0, 0.0), (15.875, 15.875))
-
-
-def box_centres(grid_shape: tuple[int, int], window=DEFAULT_WINDOW) -> np.ndarray:
-    """Centres (gx, gy, 2) of the boxes of a grid over the scan window, in Angstrom."""
-    (x0, y0), (x1, y1) = window
-    gx, gy = grid_shape
-    cx = x0 + (np.arange(gx) + 0.5) * (x1 - x0) / gx
-    cy = y0 + (np.arange(gy) + 0.5) * (y1 - y0) / gy
-    return np.stack(np.meshgrid(cx, cy, indexing="ij"), axis=-1)
+from ...descriptors import decode_xyz
+from ...sim.afm import ASD_AFM, SimulationSettings
 
 
 def decode_xyz_prediction(
     class_map: np.ndarray,
     offset_map: np.ndarray,
     threshold: float = 0.5,
-    window=DEFAULT_WINDOW,
+    settings: SimulationSettings = ASD_AFM,
     z_top: float = 0.0,
 ) -> np.ndarray:
     """One sample's xyz prediction -> atoms (N, 4): x, y, z in Angstrom and confidence P(atom).
 
-    ``class_map`` (gx, gy, 2) softmax (channel 1 = atom) or (gx, gy) P(atom) / class label, e.g.
-    channel 0 of an ``encode_xyz`` target; ``offset_map`` (gx, gy, 3). Boxes with P(atom) >=
-    ``threshold`` give one atom each, sorted by decreasing confidence.
+    ``class_map`` is the ``"xyz_class"`` softmax (g, g, 2) of one sample (or P(atom) as (g, g));
+    ``offset_map`` the ``"xyz_offset"`` (g, g, 3). Boxes with P(atom) >= ``threshold`` give one
+    atom each, most confident first; ``z_top`` is added to z (0: relative to the top atom).
     """
     class_map = np.asarray(class_map, dtype=np.float64)
-    offset_map = np.asarray(offset_map, dtype=np.float64)
-    p_atom = class_map[..., 1] if class_map.ndim == 3 else class_map
-    if p_atom.ndim != 2 or offset_map.shape != p_atom.shape + (3,):
+    if class_map.ndim == 2:
+        class_map = class_map[..., None]
+    if class_map.ndim != 3 or np.ndim(offset_map) != 3:
         raise ValueError(
-            f"expected class map (gx, gy[, 2]) and offsets (gx, gy, 3) of one sample; got {class_map.shape} and "
-            f"{offset_map.shape}. Index the batch first, e.g. pred['xyz_class'][0]."
+            f"expected class map (g, g[, 2]) and offsets (g, g, 3) of one sample; got {class_map.shape} and "
+            f"{np.shape(offset_map)}. Index the batch first, e.g. pred['xyz_class'][0]."
         )
-    centres = box_centres(p_atom.shape, window)
-    idx = np.argwhere(p_atom >= threshold)
-    atoms = np.empty((len(idx), 4))
-    for n, (i, j) in enumerate(idx):
-        atoms[n, :2] = centres[i, j] + offset_map[i, j, :2]
-        atoms[n, 2] = z_top + offset_map[i, j, 2]
-        atoms[n, 3] = p_atom[i, j]
-    return atoms[np.argsort(-atoms[:, 3], kind="stable")]
+    atoms = decode_xyz(class_map, offset_map, threshold=threshold, settings=settings)
+    atoms[:, 2] += z_top
+    return atoms
 
 
-def decode_xyz_target(target: np.ndarray, window=DEFAULT_WINDOW, z_top: float = 0.0) -> np.ndarray:
-    """One ``encode_xyz`` target (gx, gy, 4) -> true atoms (N, 4) (confidence 1)."""
+def decode_xyz_target(target: np.ndarray, settings: SimulationSettings = ASD_AFM, z_top: float = 0.0) -> np.ndarray:
+    """One ``encode_xyz`` target (g, g, 4) -> true atoms (N, 4) (confidence 1)."""
     target = np.asarray(target)
     if target.ndim != 3 or target.shape[-1] != 4:
-        raise ValueError(f"expected one encode_xyz target of shape (gx, gy, 4); got {target.shape}.")
-    return decode_xyz_prediction(target[..., 0], target[..., 1:4], 0.5, window, z_top)
+        raise ValueError(f"expected one encode_xyz target of shape (g, g, 4); got {target.shape}.")
+    atoms = decode_xyz(target, threshold=0.5, settings=settings)
+    atoms[:, 2] += z_top
+    return atoms
 
 
 def _as_atoms(a) -> np.ndarray:

@@ -1,16 +1,20 @@
 import numpy as np
 import pytest
 
+from keras_spm.descriptors import encode_xyz
 from keras_spm.models.afm import decode_xyz_prediction, decode_xyz_target, detection_scores, map_metrics, match_atoms
-from keras_spm.models.afm.metrics import box_centres
 
 BOX = 15.875 / 16
 
 
-def test_box_centres_of_the_asd_afm_window():
-    c = box_centres((16, 16))
-    np.testing.assert_allclose(c[0, 0], [BOX / 2, BOX / 2])
-    np.testing.assert_allclose(c[3, 5], [3.5 * BOX, 5.5 * BOX])  # axis 0 is x, axis 1 is y
+def test_encode_then_decode_recovers_the_top_atoms():
+    # three top-layer atoms in different boxes, one 2 A deep (below encode_xyz's 0.7 A cut)
+    pos = np.array([[3.1, 4.2, 1.0], [8.0, 8.0, 0.8], [12.5, 2.2, 0.5], [6.0, 6.0, -1.0]])
+    atoms = decode_xyz_target(encode_xyz(pos), z_top=1.0)
+    got = sorted(map(tuple, np.round(atoms[:, :3], 5)))
+    assert got == sorted(map(tuple, np.round(pos[:3], 5)))
+    s = detection_scores(atoms, pos[:3])
+    assert s["precision"] == s["recall"] == 1.0 and s["mean_error"] < 1e-5
 
 
 def test_decode_prediction_thresholds_and_applies_offsets():
