@@ -1,22 +1,24 @@
 """ES: electrostatic map and height map from two AFM stacks, one with a CO tip, one with a Xe tip.
 
-The two-tip idea is from Oinonen et al., *Electrostatic Discovery Atomic Force Microscopy*,
-ACS Nano 16, 89 (2022); this network is the ASD-AFM-style variant of Alldritt et al.'s thesis
-work (Table 3: 169,970 parameters), built from the DSH blocks:
+The two-tip idea is that of ED-AFM (Oinonen et al., *Electrostatic Discovery Atomic Force
+Microscopy*, ACS Nano 16, 89 (2022)); this network is the ASD-AFM-style ES model of the thesis
+accompanying Alldritt et al., Sci. Adv. 6, eaay6913 (2020) (Table 3: 169,970 parameters),
+built from the DSH blocks:
 
-* per tip: the 3D encoder (z folded into channels) and one 3x3 conv to 64 channels;
+* per tip, unshared: the 3D encoder (z folded into channels) and one 3x3 conv to 64 channels;
 * concatenation (128 channels), a 1x1 conv back to 64;
-* the DSH latent part, two 3x3 convs of 64;
+* the DSH latent part: two 3x3 convs of 64;
 * two DSH decoders: ``"es"`` (no activation, the potential is signed) and ``"height"`` (ReLU).
 
-Why this variant: the branches, latent part and decoders as written fix 87,858 + latent
-parameters; 169,970 needs exactly 82,112 more, which is a 1x1 conv 128 -> 64 (8,256) plus two
-3x3 convs 64 -> 64 (2 x 36,928). No other filter count of the 1x1 conv gives an integer
-solution with 3x3 64-filter latent convs, and sharing the encoder between tips would drop
-22,952 parameters. The 6-slice preset (ED-AFM's stack depth) has 151,538 parameters: z pools
-6 -> 3 -> 1, so each tip's first 2D conv sees 16 instead of 32 channels (2 x 9,216 fewer).
+Why this variant: the two tip branches (2 x 22,952) and the two decoders (2 x 20,977) hold
+87,858 parameters, so the 1x1 conv and the latent part must hold 82,112. A 1x1 conv 128 -> f
+followed by 3x3 convs f -> 64 and 64 -> 64 gives 705 f + 36,992, which is 82,112 only for
+f = 64 (8,256 + 36,928 + 36,928). A shared encoder for both tips would be 22,952 short. The
+6-slice preset (ED-AFM's stack depth) has 151,538 parameters: z pools 6 -> 3 -> 1, so each
+tip's first 2D conv sees 16 instead of 32 channels (2 x 9,216 fewer).
 
-Inputs are a dict ``{"CO": stack, "Xe": stack}`` (the keys of ``AFMSimulator.simulate``).
+Inputs are a dict ``{"CO": stack, "Xe": stack}`` (the keys ``AFMSimulator.simulate`` returns),
+each (B, H, W, slices), slice 0 farthest from the sample.
 """
 
 from __future__ import annotations
