@@ -125,7 +125,7 @@ def _to_gray(img: np.ndarray, path: Path) -> np.ndarray:
 
 
 def normalize(img: np.ndarray, mode: str = "minmax", path: str | Path = "<array>") -> np.ndarray:
-    """Scale to [-1, 1]: by the image's own min/max ("minmax") or by the 8/16-bit range ("fixed")."""
+    """Scale to [-1, 1]: by the image's own min/max ("minmax") or by the 8-bit range, 16-bit if any value > 255 ("fixed")."""
     img = np.asarray(img, dtype=np.float32)
     if not np.all(np.isfinite(img)):
         raise ValueError(f"image {path} holds NaN/inf pixels; cannot normalise it.")
