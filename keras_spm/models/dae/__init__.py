@@ -1,0 +1,24 @@
+"""Denoising autoencoders for SPM tip artifacts (MIC Hackathon 2024 tip-artifact work; see :mod:`.dae`).
+
+* :func:`residual_dae` - model 1, no skips, predicts the artifact (1,756,993 params);
+* :func:`compact_dae` - model 2, compact autoencoder (32,833 params);
+* :func:`skip_dae` - model 3, U-Net with skips (6,733,473 params);
+* losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
+"""
+
+from .dae import GradientLoss, RestorationLoss, SSIMLoss, compact_dae, residual_dae, skip_dae, ssim_per_image
+from .dae_presets import PRESETS, compile_preset, from_preset, preset_loss
+
+__all__ = [
+    "PRESETS",
+    "GradientLoss",
+    "RestorationLoss",
+    "SSIMLoss",
+    "compact_dae",
+    "compile_preset",
+    "from_preset",
+    "preset_loss",
+    "residual_dae",
+    "skip_dae",
+    "ssim_per_image",
+]

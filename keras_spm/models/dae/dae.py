@@ -1,0 +1,222 @@
+"""Denoising autoencoders that remove tip artifacts from SPM height maps, and their losses.
+
+The three networks of the source work (MIC Hackathon 2024, Rairao, Kolev, Rodani, Ilyev, Liu, Petrov,
+"Mitigating tip-induced artifacts in AFM images using autoencoder-based solutions"; see
+arXiv:2506.08423), rebuilt as Keras 3 functional models from standard layers only:
+
+* :func:`residual_dae` - model 1: a U-Net-shaped encoder/decoder (Ronneberger et al., MICCAI 2015)
+  **without** skip connections that predicts the artifact; ``output = input - residual``. MAE + SSIM loss.
+* :func:`compact_dae` - model 2: a ~33k-parameter convolutional autoencoder, MAE loss.
+* :func:`skip_dae` - model 3: a ~6.7M-parameter U-Net autoencoder with skip connections,
+  MAE + SSIM + image-gradient loss (the gradient term keeps edges sharp).
+
+The source describes the models only by these traits; layer widths here are ours, chosen to hit
+the parameter counts (exact counts in :mod:`.dae_presets`). Inputs are ``(H, W, 1)`` height maps
+scaled to [0, 1]; H and W must be divisible by the network's stride (8, 4 and 16).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+# ---------------------------------------------------------------------------------------------------------------
+# Losses (keras.ops only, serializable)
+
+
+def _gaussian_kernel(size: int, sigma: float) -> keras.KerasTensor:
+    x = ops.arange(size, dtype="float32") - (size - 1) / 2.0
+    g = ops.exp(-(x**2) / (2.0 * sigma**2))
+    g = g / ops.sum(g)
+    return ops.reshape(ops.outer(g, g), (size, size, 1, 1))
+
+
+def ssim_per_image(y_true, y_pred, max_val: float = 1.0, size: int = 11, sigma: float = 1.5):
+    """Mean SSIM of each image of a (B, H, W, 1) batch, in ``keras.ops``.
+
+    Gaussian window (11x11, sigma 1.5), K1 = 0.01, K2 = 0.03, population statistics, "valid"
+    filtering (no padding) - the same number as ``skimage.metrics.structural_similarity(...,
+    gaussian_weights=True, use_sample_covariance=False, data_range=max_val)``, which crops the border.
+    Wang et al., IEEE TIP 13, 600 (2004).
+    """
+    y_true = ops.cast(y_true, "float32")
+    y_pred = ops.cast(y_pred, "float32")
+    k = _gaussian_kernel(size, sigma)
+
+    def filt(x):
+        return ops.conv(x, k, strides=1, padding="valid")
+
+    c1 = (0.01 * max_val) ** 2
+    c2 = (0.03 * max_val) ** 2
+    mu_x, mu_y = filt(y_true), filt(y_pred)
+    sxx = filt(y_true * y_true) - mu_x * mu_x
+    syy = filt(y_pred * y_pred) - mu_y * mu_y
+    sxy = filt(y_true * y_pred) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
+    den = (mu_x * mu_x + mu_y * mu_y + c1) * (sxx + syy + c2)
+    return ops.mean(num / den, axis=(1, 2, 3))
+
+
+def _image_gradients(x):
+    return x[:, 1:, :, :] - x[:, :-1, :, :], x[:, :, 1:, :] - x[:, :, :-1, :]
+
+
+@keras.saving.register_keras_serializable(package="keras_spm")
+class SSIMLoss(keras.losses.Loss):
+    """``1 - SSIM`` per image (see :func:`ssim_per_image`); ``max_val`` is the data range of the images."""
+
+    def __init__(self, max_val: float = 1.0, name: str = "ssim_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.max_val = float(max_val)
+
+    def call(self, y_true, y_pred):
+        return 1.0 - ssim_per_image(y_true, y_pred, self.max_val)
+
+    def get_config(self):
+        return {**super().get_config(), "max_val": self.max_val}
+
+
+@keras.saving.register_keras_serializable(package="keras_spm")
+class GradientLoss(keras.losses.Loss):
+    """Mean absolute error of the finite-difference image gradients (both axes), per image."""
+
+    def __init__(self, name: str = "gradient_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        ty, tx = _image_gradients(ops.cast(y_true, "float32"))
+        py, px = _image_gradients(ops.cast(y_pred, "float32"))
+        return ops.mean(ops.abs(ty - py), axis=(1, 2, 3)) + ops.mean(ops.abs(tx - px), axis=(1, 2, 3))
+
+
+@keras.saving.register_keras_serializable(package="keras_spm")
+class RestorationLoss(keras.losses.Loss):
+    """``mae_weight * MAE + ssim_weight * (1 - SSIM) + gradient_weight * gradient MAE``, per image.
+
+    Model 1 uses (1, 1, 0), model 2 (1, 0, 0), model 3 (1, 1, 1) (the source's loss weights are not
+    published; equal weights put the three terms on similar scales for [0, 1] images).
+    """
+
+    def __init__(
+        self,
+        mae_weight: float = 1.0,
+        ssim_weight: float = 0.0,
+        gradient_weight: float = 0.0,
+        max_val: float = 1.0,
+        name: str = "restoration_loss",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        self.mae_weight = float(mae_weight)
+        self.ssim_weight = float(ssim_weight)
+        self.gradient_weight = float(gradient_weight)
+        self.max_val = float(max_val)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        loss = self.mae_weight * ops.mean(ops.abs(y_true - y_pred), axis=(1, 2, 3))
+        if self.ssim_weight:
+            loss = loss + self.ssim_weight * (1.0 - ssim_per_image(y_true, y_pred, self.max_val))
+        if self.gradient_weight:
+            ty, tx = _image_gradients(y_true)
+            py, px = _image_gradients(y_pred)
+            grad = ops.mean(ops.abs(ty - py), axis=(1, 2, 3)) + ops.mean(ops.abs(tx - px), axis=(1, 2, 3))
+            loss = loss + self.gradient_weight * grad
+        return loss
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "mae_weight": self.mae_weight,
+            "ssim_weight": self.ssim_weight,
+            "gradient_weight": self.gradient_weight,
+            "max_val": self.max_val,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Networks
+
+
+def _check_input_shape(input_shape) -> tuple:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[-1] != 1:
+        raise ValueError(f"input_shape must be (H, W, 1) for a single height channel, got {shape}.")
+    return shape
+
+
+def _conv_block(x, filters: int, name: str, batch_norm: bool = True):
+    for i in (1, 2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
+    return x
+
+
+def residual_dae(
+    input_shape=(None, None, 1), filters: tuple[int, ...] = (32, 64, 128, 256), name: str = "residual_dae"
+) -> keras.Model:
+    """Model 1: encoder-decoder without skips predicting the artifact; output = input - predicted residual.
+
+    ``len(filters) - 1`` 2x poolings (stride 8 by default); each level is two 3x3 conv + BN + ReLU;
+    decoding is nearest-neighbour 2x upsampling + the same block; a linear 1x1 conv gives the residual
+    (1,756,993 parameters by default). Without skips the artifact estimate must pass the bottleneck, which is what
+    keeps the network from copying the (corrupted) input through.
+    """
+    shape = _check_input_shape(input_shape)
+    inp = keras.Input(shape, name="corrupted")
+    x = inp
+    for i, f in enumerate(filters[:-1]):
+        x = _conv_block(x, f, f"enc{i}")
+        x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
+    x = _conv_block(x, filters[-1], "bottleneck")
+    for i, f in reversed(list(enumerate(filters[:-1]))):
+        x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
+        x = _conv_block(x, f, f"dec{i}")
+    residual = layers.Conv2D(1, 1, name="residual")(x)
+    out = layers.Subtract(name="restored")([inp, residual])
+    return keras.Model(inp, out, name=name)
+
+
+def compact_dae(input_shape=(None, None, 1), filters: tuple[int, ...] = (24, 32, 32), name: str = "compact_dae"):
+    """Model 2: a small convolutional autoencoder (two 2x poolings, 3x3 transposed-conv decoder, no skips,
+    no BN, sigmoid output); 32,833 parameters by default (the source: "33k")."""
+    shape = _check_input_shape(input_shape)
+    inp = keras.Input(shape, name="corrupted")
+    x = inp
+    for i, f in enumerate(filters[:-1]):
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"enc{i}_conv")(x)
+        x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
+    x = layers.Conv2D(filters[-1], 3, padding="same", activation="relu", name="bottleneck_conv")(x)
+    for i, f in reversed(list(enumerate(filters[:-1]))):
+        x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", name=f"dec{i}_deconv")(x)
+    out = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="restored")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def skip_dae(
+    input_shape=(None, None, 1), filters: tuple[int, ...] = (32, 64, 128, 256, 424), name: str = "skip_dae"
+) -> keras.Model:
+    """Model 3: a U-Net (Ronneberger et al. 2015) autoencoder with skips: conv blocks with BN, 2x2
+    transposed-conv upsampling, concatenation with the encoder feature of the same scale, sigmoid output.
+
+    Stride 16; 6,733,473 parameters by default (the source: "6.7M"; a 424-wide bottleneck instead of
+    U-Net's 512 hits that count).
+    """
+    shape = _check_input_shape(input_shape)
+    inp = keras.Input(shape, name="corrupted")
+    x = inp
+    skips = []
+    for i, f in enumerate(filters[:-1]):
+        x = _conv_block(x, f, f"enc{i}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
+    x = _conv_block(x, filters[-1], "bottleneck")
+    for i, f in reversed(list(enumerate(filters[:-1]))):
+        x = layers.Conv2DTranspose(f, 2, strides=2, name=f"dec{i}_up")(x)
+        x = layers.Concatenate(name=f"dec{i}_concat")([x, skips[i]])
+        x = _conv_block(x, f, f"dec{i}")
+    out = layers.Conv2D(1, 1, activation="sigmoid", name="restored")(x)
+    return keras.Model(inp, out, name=name)

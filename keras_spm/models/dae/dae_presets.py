@@ -1,0 +1,64 @@
+"""Presets of the tip-artifact denoising autoencoders (keras-hub style): name -> description, params, builder, loss.
+
+``params`` is the exact parameter count (trainable + BN statistics), checked by the tests; ``stride``
+is what H and W must be divisible by. Build one with :func:`from_preset`, compile with its loss
+via :func:`compile_preset`.
+"""
+
+from __future__ import annotations
+
+import keras
+
+PRESETS: dict[str, dict] = {
+    "dae_residual": {
+        "description": "Model 1 of the MIC Hackathon 2024 tip-artifact work: U-Net-shaped encoder/decoder WITHOUT "
+        "skips predicting the artifact (output = input - residual), filters 32-64-128-256, MAE + SSIM loss.",
+        "params": 1_756_993,
+        "stride": 8,
+        "builder": "residual_dae",
+        "kwargs": {},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 0.0},
+    },
+    "dae_compact": {
+        "description": "Model 2: compact convolutional autoencoder (24-32-32, ~33k parameters), MAE loss.",
+        "params": 32_833,
+        "stride": 4,
+        "builder": "compact_dae",
+        "kwargs": {},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 0.0, "gradient_weight": 0.0},
+    },
+    "dae_skip": {
+        "description": "Model 3: U-Net autoencoder with skips (32-64-128-256-424, ~6.7M parameters), "
+        "MAE + SSIM + image-gradient loss.",
+        "params": 6_733_473,
+        "stride": 16,
+        "builder": "skip_dae",
+        "kwargs": {},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+    },
+}
+
+
+def from_preset(name: str, **overrides) -> keras.Model:
+    """Build the (untrained) model of preset ``name``; ``overrides`` replace builder kwargs."""
+    from . import dae
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown DAE preset {name!r}; choose one of {sorted(PRESETS)}.")
+    preset = PRESETS[name]
+    return getattr(dae, preset["builder"])(**{**preset["kwargs"], **overrides})
+
+
+def preset_loss(name: str, max_val: float = 1.0) -> keras.losses.Loss:
+    """The loss of preset ``name`` as a :class:`~keras_spm.models.dae.dae.RestorationLoss`."""
+    from .dae import RestorationLoss
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown DAE preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return RestorationLoss(**PRESETS[name]["loss"], max_val=max_val)
+
+
+def compile_preset(model: keras.Model, name: str, learning_rate: float = 1e-3, max_val: float = 1.0) -> keras.Model:
+    """Compile ``model`` with Adam and the loss of preset ``name``; returns the model."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=preset_loss(name, max_val), metrics=["mae"])
+    return model

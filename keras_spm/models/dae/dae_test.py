@@ -1,0 +1,99 @@
+"""Tests of the tip-artifact denoising autoencoders and their losses (keras_spm.models.dae)."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from skimage.metrics import structural_similarity
+
+from keras_spm.models import dae
+from keras_spm.sim import tip as T
+
+
+def _pairs(n=2, size=32, seed=0):
+    """Tiny batch of (corrupted, clean) images in [0, 1] made with the tip simulator."""
+    rng = np.random.default_rng(seed)
+    from scipy import ndimage
+
+    clean = np.stack([ndimage.gaussian_filter(rng.normal(size=(size, size)), 1.5) for _ in range(n)])
+    clean = (clean - clean.min()) / np.ptp(clean)
+    tip = T.parabolic_tip(2.0, 1.0, size=7)
+    bad = np.stack([T.simulate_scan(c * 4, tip) / 4 for c in clean])
+    return bad[..., None].astype("float32"), clean[..., None].astype("float32")
+
+
+@pytest.mark.parametrize("name", sorted(dae.PRESETS))
+def test_preset_parameter_counts_and_shapes(name):
+    model = dae.from_preset(name)
+    assert model.count_params() == dae.PRESETS[name]["params"]
+    stride = dae.PRESETS[name]["stride"]
+    for h, w in ((stride * 2, stride * 3), (64, 48)):
+        y = model.predict(np.zeros((2, h, w, 1), "float32"), verbose=0)
+        assert y.shape == (2, h, w, 1)
+
+
+def test_bad_input_shape_and_preset():
+    with pytest.raises(ValueError, match=r"\(H, W, 1\)"):
+        dae.skip_dae(input_shape=(64, 64, 3))
+    with pytest.raises(ValueError, match="unknown DAE preset"):
+        dae.from_preset("dae_huge")
+
+
+def test_residual_model_outputs_input_minus_residual():
+    model = dae.residual_dae()
+    conv = model.get_layer("residual")
+    conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
+    x, _ = _pairs()
+    np.testing.assert_allclose(model.predict(x, verbose=0), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(dae.PRESETS))
+def test_one_training_step_reduces_loss(name):
+    keras.utils.set_random_seed(0)
+    model = dae.compile_preset(dae.from_preset(name), name, learning_rate=1e-3)
+    loss = dae.preset_loss(name)
+    x, y = _pairs(size=32)
+
+    def value():
+        return float(loss(y, model(x, training=True)))
+
+    before = value()
+    model.train_on_batch(x, y)
+    assert value() < before
+
+
+def test_ssim_matches_skimage_on_random_pair():
+    rng = np.random.default_rng(3)
+    a = rng.uniform(size=(2, 40, 36, 1)).astype("float32")
+    b = np.clip(a + rng.normal(0, 0.2, a.shape), 0, 1).astype("float32")
+    ours = ops.convert_to_numpy(dae.ssim_per_image(a, b, max_val=1.0))
+    for i in range(2):
+        ref = structural_similarity(
+            a[i, ..., 0], b[i, ..., 0], data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+        assert ours[i] == pytest.approx(ref, abs=2e-5)
+    assert float(dae.SSIMLoss()(a, a)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_gradient_and_combined_losses():
+    ramp = np.tile(np.arange(16, dtype="float32") * 0.1, (16, 1))[None, ..., None]
+    zero = np.zeros_like(ramp)
+    assert float(dae.GradientLoss()(zero, ramp)) == pytest.approx(0.1, rel=1e-5)  # x slope 0.1, y slope 0
+    assert float(dae.GradientLoss()(zero, ramp + 3.0)) == pytest.approx(0.1, rel=1e-5)  # offsets do not matter
+    combo = dae.RestorationLoss(mae_weight=2.0, ssim_weight=0.0, gradient_weight=1.0)
+    expected = 2.0 * ramp.mean() + 0.1
+    assert float(combo(zero, ramp)) == pytest.approx(expected, rel=1e-5)
+    again = dae.RestorationLoss.from_config(combo.get_config())
+    assert float(again(zero, ramp)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # saved before any training step
+@pytest.mark.parametrize("name", sorted(dae.PRESETS))
+def test_keras_save_load_round_trip(name, tmp_path):
+    model = dae.compile_preset(dae.from_preset(name), name)
+    x, _ = _pairs(size=32)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert loaded.loss.get_config() == model.loss.get_config()
