@@ -195,3 +195,40 @@ def stem_dataset(
     spec = tf.TensorSpec((crop, crop, 1), tf.float32)
     ds = tf.data.Dataset.from_generator(crops, output_signature=(spec, spec))
     return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
+def image_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Errors of ``pred`` against the multislice ``target`` (both normalised to [0, 1] by their maxima).
+
+    ``nrmse_mean`` = RMSE / mean(target) and ``nrmse_std`` = RMSE / std(target) are the "fmRMSE" and
+    "fsRMSE" of the source work's pix2pix evaluation (uw-cmg GAN-STEM-Conv2MultiSlice, pix2pixGray.py);
+    RMSE / std is also the error measure of Combs et al. (2019), with ``one_minus_r2`` = SS_res / SS_tot
+    (per image equal to ``nrmse_std ** 2``).
+    """
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction {pred.shape} and target {target.shape} differ in shape.")
+    if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(target))):
+        raise ValueError("prediction or target holds NaN/inf values.")
+    mse = float(np.mean((pred - target) ** 2))
+    rmse = mse**0.5
+    return {
+        "rmse": rmse,
+        "nrmse_mean": rmse / float(np.mean(target)),
+        "nrmse_std": rmse / float(np.std(target)),
+        "one_minus_r2": mse / float(np.var(target)),
+    }
+
+
+def legacy_nrmse(pred: np.ndarray, target: np.ndarray) -> float:
+    """The error of the source work's ``Calculate_NRMSE.py``: both images scaled to unit L2 norm, then the
+    root mean of the squared *per-pixel relative* error ``((p - t) / t) ** 2``.
+
+    Its docstring says ``sum (g - f)^2 / sum g^2`` but the code divides pixel by pixel; the values it
+    prints as "average error" (0.421 for Pt-Mo5 pairs 1-19) are ``1 - mean(legacy_nrmse)``, i.e. a score.
+    """
+    p, t = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    p, t = p / np.sqrt(np.sum(p**2)), t / np.sqrt(np.sum(t**2))
+    if np.any(t == 0):
+        raise ValueError("legacy_nrmse divides by every target pixel; the target has zero pixels.")
+    return float(np.sqrt(np.mean(((p - t) / t) ** 2)))

@@ -99,3 +99,23 @@ def test_aligned_crops_keep_the_pixel_correspondence():
     again = [x.numpy() for x in next(iter(stem_dataset(pairs=[(conv, ms)], crop=32, seed=5)))]
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_allclose((first[1] + 1) / 2, ((first[0] + 1) / 2) ** 2 + 0.1, atol=1e-6)
+
+
+def test_metrics():
+    rng = np.random.default_rng(0)
+    target = rng.random((32, 32)) + 0.5
+    perfect = stem_pairs.image_metrics(target, target)
+    assert perfect == {"rmse": 0.0, "nrmse_mean": 0.0, "nrmse_std": 0.0, "one_minus_r2": 0.0}
+    m = stem_pairs.image_metrics(np.full_like(target, target.mean()), target)  # predicting the mean: R^2 = 0
+    assert m["one_minus_r2"] == pytest.approx(1.0) and m["nrmse_std"] == pytest.approx(1.0)
+    assert m["nrmse_mean"] == pytest.approx(target.std() / target.mean())
+    assert stem_pairs.legacy_nrmse(3 * target, target) == pytest.approx(0.0, abs=1e-12)  # scale-free
+    with pytest.raises(ValueError, match="differ in shape"):
+        stem_pairs.image_metrics(target[:4], target)
+
+
+def test_legacy_metric_reproduces_the_source_number(shared_data):
+    # Calculate_NRMSE.py prints 0.42098796707235264 for Pt-Mo5 pairs 1..19 (raw convolution vs multislice)
+    root = shared_data / "stem" / "pt_mo5"
+    errors = [stem_pairs.legacy_nrmse(*load_pair(i, root)) for i in range(1, 20)]
+    assert 1 - np.mean(errors) == pytest.approx(0.42098796707235264, abs=1e-6)
