@@ -179,3 +179,23 @@ def test_generator_save_and_load(tmp_path):
     (tmp_path / "weights.h5").write_bytes(b"")
     with pytest.raises(ValueError, match=".keras"):
         load_generator(tmp_path / "weights.h5")
+
+
+def test_gans_train_on_the_shared_loaders(shared_data):
+    from keras_spm.datasets import afm_style_dataset, stem_dataset
+
+    keras.utils.set_random_seed(0)
+    gan = CycleGAN.build_default((64, 64, 1), n_blocks=1, filters=4, d_filters=4, n_layers=2, pool_size=2)
+    gan.compile(total_steps=4)
+    afm = afm_style_dataset("gan_train", batch_size=2, crop=64, root=shared_data / "afm-exp")
+    h = gan.fit(afm, steps_per_epoch=3, epochs=1, shuffle=False, verbose=0).history
+    assert np.isfinite(h["g_loss"][-1]) and np.isfinite(h["d_loss"][-1])
+    # 3 of 4 steps done: constant for 2, then halfway down to zero
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(1e-4)
+
+    p2p = Pix2Pix.stem((64, 64, 1), filters=4, num_downs=6)
+    p2p.compile()
+    stem = stem_dataset("train", batch_size=2, crop=64, root=shared_data / "stem" / "pt_mo5")
+    h = p2p.fit(stem, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0).history
+    assert np.isfinite(h["l1_loss"][-1]) and 0 < h["l1_loss"][-1] < 2
