@@ -16,7 +16,7 @@ def test_render_two_touching_particles():
     particles, height, labels = _two_touching()
     assert set(np.unique(labels)) == {0, 1, 2}
     assert height.max() == pytest.approx(2 * 3.0, abs=0.1)  # top of the bigger sphere
-    for i, (y, x, r) in enumerate(particles, start=1):
+    for i, (*_, r) in enumerate(particles, start=1):
         area = (labels == i).sum() * 0.25**2
         assert area == pytest.approx(np.pi * r * r, rel=0.12)  # the overlap lens goes to the higher one
     classes = S.class_map(labels, border_px=2)
