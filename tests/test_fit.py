@@ -1,0 +1,69 @@
+"""training/fit.py end to end: a few tiny epochs and resume after kill -9."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIT = [sys.executable, str(ROOT / "training" / "fit.py")]
+TINY = ["--molecules", "4", "--val-molecules", "2", "--batch-size", "2", "--workers", "1"]
+
+
+def run(args, **kwargs):
+    return subprocess.run(FIT + args, capture_output=True, text=True, timeout=600, cwd=ROOT, **kwargs)
+
+
+def history(out: Path) -> list[dict]:
+    with open(out / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_unknown_model_names_the_choices(tmp_path):
+    result = run(["--model", "resnet", "--out", str(tmp_path)])
+    assert result.returncode != 0 and "unknown --model 'resnet'; expected one of: dsh, es, xyz" in result.stderr
+
+
+def test_resume_after_kill_continues_with_optimizer_state(tmp_path):
+    out = tmp_path / "run"
+    args = ["--model", "dsh", *TINY, "--epochs", "3", "--out", str(out)]
+    proc = subprocess.Popen(
+        FIT + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait for the first finished epoch, then kill in the middle of the second
+        state = out / "state.json"
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 1:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the first epoch never finished")
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    epoch_at_kill = json.loads((out / "state.json").read_text())["epoch"]
+    assert 1 <= epoch_at_kill < 3
+    import keras
+
+    import keras_spm.models.afm  # noqa: F401  (registers the serializable layers)
+
+    per_epoch = int(keras.models.load_model(out / "last.keras").optimizer.iterations.numpy()) / epoch_at_kill
+    assert per_epoch >= 2
+
+    result = run(args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming dsh from {out / 'last.keras'} after epoch {epoch_at_kill}" in result.stderr
+    assert [int(r["epoch"]) for r in history(out)] == [1, 2, 3]
+    state = json.loads((out / "state.json").read_text())
+    assert state["epoch"] == 3 and (out / "best.keras").exists() and (out / "tensorboard").is_dir()
+
+    model = keras.models.load_model(out / "last.keras")
+    # the optimizer's step count went on from the checkpoint: its state survived the kill
+    assert int(model.optimizer.iterations.numpy()) == 3 * per_epoch
