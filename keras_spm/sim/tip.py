@@ -231,12 +231,6 @@ def reconstruct_surface(image: np.ndarray, tip: Tip) -> np.ndarray:
     return ndimage.grey_erosion(im, structure=tip.structure, mode="constant", cval=np.inf)
 
 
-def certainty_map(image: np.ndarray, tip: Tip, tol: float = 1e-9) -> np.ndarray:
-    """Pixels where the reconstruction touched the image: there it equals the true surface (Villarrubia 1997 Sec. 5)."""
-    r = reconstruct_surface(image, tip)
-    return np.abs(simulate_scan(r, tip) - np.asarray(image)) <= tol * max(1.0, np.ptp(image))
-
-
 def blind_tip_estimate(
     image: np.ndarray,
     pixel_size: float,
