@@ -16,7 +16,13 @@ import numpy as np
 #: Elements the bundled force-field parameters and the zoo's molecule sets cover.
 LIGHT_ELEMENTS = (1, 6, 7, 8, 9)
 HEAVY_ELEMENTS = (1, 6, 7, 8, 9, 14, 15, 16, 17, 35)
-SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F", 14: "Si", 15: "P", 16: "S", 17: "Cl", 35: "Br", 54: "Xe"}
+_PERIODIC_TABLE = (
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr "
+    "Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt "
+    "Au Hg Tl Pb Bi Po At Rn"
+).split()
+#: Element symbols by atomic number (for messages and file formats).
+SYMBOLS = {z: s for z, s in enumerate(_PERIODIC_TABLE, start=1)}
 #: Single-bond covalent radii (Angstrom) of Cordero et al., Dalton Trans. 2832 (2008); C is sp3.
 COVALENT_RADII = {1: 0.31, 6: 0.76, 7: 0.71, 8: 0.66, 9: 0.57, 14: 1.11, 15: 1.07, 16: 1.05, 17: 1.02, 35: 1.20}
 

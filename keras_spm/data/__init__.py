@@ -2,5 +2,7 @@
 
 from .pipeline import afm_dataset, sample_seed
 from .samples import SampleSpec
+from .sets import SET_ELEMENTS, load_set
+from .shards import ShardError, shard_dataset
 
-__all__ = ["afm_dataset", "sample_seed", "SampleSpec"]
+__all__ = ["SET_ELEMENTS", "SampleSpec", "ShardError", "afm_dataset", "load_set", "sample_seed", "shard_dataset"]

@@ -105,3 +105,41 @@ def test_missing_metadata_and_paths(tmp_path, shard_dir):
         shard_dataset(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None)
     with pytest.raises(ShardError, match="no shard at"):
         shard_dataset(tmp_path / "nowhere.tfrecord")
+
+
+def test_generate_cli_writes_a_readable_shard(tmp_path):
+    import subprocess
+    import sys
+
+    from keras_spm.data.sets import load_set
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "keras_spm.data.generate",
+        "--set",
+        "light",
+        "--split",
+        "test",
+        "--shard",
+        "1/50",
+        "--limit",
+        "2",
+        "--workers",
+        "1",
+        "--descriptors",
+        "height,xyz",
+        "--out",
+        str(tmp_path),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = tmp_path / "light-test-00001-of-00050.tfrecord"
+    meta = read_metadata(record, verify=True)
+    expected = [m.name for i, m in enumerate(load_set("light", "test")) if i % 50 == 1][:2]
+    assert meta["count"] == 2 and meta["molecules"] == 2 and meta["shard"] == [1, 50]
+    x, y = next(iter(shard_dataset(tmp_path, batch_size=2, augment=False)))
+    assert x.shape == (2, 128, 128, 10) and y["xyz"].shape == (2, 16, 16, 4) and len(expected) == 2
+
+    bad = subprocess.run(cmd[:8] + ["3/2"] + cmd[9:], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--shard K/N needs 0 <= K < N, got 3/2" in bad.stderr
