@@ -232,3 +232,17 @@ def worker_main() -> None:
             _send(stdout, ("ok", maker(molecule, seed)))
         except Exception as err:
             _send(stdout, ("error", f"{type(err).__name__} for molecule '{task[0].name}': {err}"))
+
+
+def simulate_batch(
+    molecules: list[Molecule], spec: SampleSpec, seed: int = 0, workers: int = 2
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Simulate one sample per molecule (seed ``seed + i`` for molecule i) into stacked arrays.
+
+    Returns ``({tip: (n, 128, 128, 10)}, {descriptor: (n, ...)})``; for evaluation sets.
+    """
+    with WorkerPool(spec, n_workers=max(1, min(workers, len(molecules)))) as pool:
+        samples = list(pool.map([(m, seed + i) for i, m in enumerate(molecules)]))
+    xs = {t: np.stack([s[0][t] for s in samples]) for t in spec.tips}
+    ys = {d: np.stack([s[1][d] for s in samples]) for d in spec.descriptors}
+    return xs, ys

@@ -1,0 +1,201 @@
+"""Evaluate an AFM structure-discovery model on simulated test stacks, and time DSH on this CPU.
+
+    python benchmarks/afm_models.py --model original-light --set light --molecules 30
+    python benchmarks/afm_models.py --model runs/dsh/best.keras --set heavy
+    python benchmarks/afm_models.py --model random-dsh           # untrained baseline
+    python benchmarks/afm_models.py --speed                       # DSH samples/s (inference b1/b32, training b32)
+
+Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
+good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
+training) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
+preprocessing (per-slice standardisation, no noise). Reports per-map MSE, SSIM and Pearson r
+(DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
+confidence 0.5. Results are printed and written to ``benchmarks/results/afm_models_<name>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ORIGINAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "asd-afm"
+KINDS = {
+    "dsh": (("CO",), ("disks", "spheres", "height")),
+    "es": (("CO", "Xe"), ("es", "height")),
+    "xyz": (("CO",), ("xyz",)),
+}
+
+
+def test_stacks(kind: str, set_name: str = "light", n: int = 30, seed: int = 2020) -> tuple[dict, dict, list[str]]:
+    """Simulated test data for ``kind``: ({tip: (n,128,128,10)}, {descriptor: ...}, names); cached on disk."""
+    from keras_spm.data.samples import SampleSpec, simulate_batch
+    from keras_spm.data.sets import cache_dir, load_set
+
+    tips, descriptors = KINDS[kind]
+    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}.npz"
+    if path.exists():
+        data = np.load(path)
+        return ({t: data[f"x_{t}"] for t in tips}, {d: data[f"y_{d}"] for d in descriptors}, list(data["names"]))
+    molecules = load_set(set_name, "test")[:n]
+    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, augment=False), seed)
+    names = [m.name for m in molecules]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp, names=np.array(names), **{f"x_{t}": v for t, v in xs.items()}, **{f"y_{d}": v for d, v in ys.items()}
+    )
+    os.replace(tmp, path)
+    return xs, ys, names
+
+
+def load_model(name: str):
+    """A model from a zoo name, a .keras file, ``original-light|heavy`` or ``random-dsh|es|xyz``."""
+    import keras
+
+    from keras_spm.models import afm
+
+    if name.startswith("original-"):
+        return afm.load_original_asd_afm(ORIGINAL / f"model_{name.removeprefix('original-')}.h5"), "dsh"
+    if name.startswith("random-"):
+        kind = name.removeprefix("random-")
+        keras.utils.set_random_seed(0)
+        return afm.from_preset(f"{kind}_10slice"), kind
+    if name.endswith(".keras"):
+        model = keras.models.load_model(name)
+    else:
+        from keras_spm import zoo
+
+        model = zoo.load(name)
+    outputs = set(model.output_names)
+    kind = "xyz" if "xyz_class" in outputs else "es" if "es" in outputs else "dsh"
+    return model, kind
+
+
+def predict(model, xs: dict, batch_size: int = 32) -> dict:
+    """Batched prediction through a traced function (no ``model.predict`` per-call overhead)."""
+    from keras_spm.models.afm import standardize_stack
+
+    inputs = {t: standardize_stack(x) for t, x in xs.items()}
+    single = len(inputs) == 1
+    n = len(next(iter(inputs.values())))
+    outs = []
+    for start in range(0, n, batch_size):
+        batch = {t: x[start : start + batch_size] for t, x in inputs.items()}
+        outs.append(model(next(iter(batch.values())) if single else batch, training=False))
+    return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+
+
+def evaluate(model, kind: str, xs: dict, ys: dict) -> dict:
+    from keras_spm.models.afm import decode_xyz_prediction, decode_xyz_target, detection_scores, map_metrics
+
+    pred = predict(model, xs)
+    if kind == "xyz":
+        p_atoms = [
+            decode_xyz_prediction(c, o, threshold=0.5)
+            for c, o in zip(pred["xyz_class"], pred["xyz_offset"], strict=True)
+        ]
+        t_atoms = [decode_xyz_target(t) for t in ys["xyz"]]
+        return {"xyz": detection_scores(p_atoms, t_atoms)}
+    result = {}
+    for name in ys:
+        m = map_metrics(pred[name], ys[name])
+        result[name] = {k: v for k, v in m.items() if k.endswith("_mean")}
+        if name == "es":
+            mask = ys["height"] > 0 if "height" in ys else np.abs(ys["es"]) > 0
+            agree = np.sign(pred["es"][mask]) == np.sign(ys["es"][mask])
+            result[name]["sign_agreement"] = float(agree.mean())
+    return result
+
+
+def speed(repeats: int = 5) -> dict:
+    """DSH samples/s on this CPU: inference at batch 1 and 32 (traced call and model.predict), training at 32."""
+    import keras
+    import tensorflow as tf
+
+    from keras_spm.models import afm
+
+    model = afm.compile_dsh(afm.dsh())
+    serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    out = {}
+    for batch in (1, 32):
+        x = tf.constant(np.random.default_rng(0).standard_normal((batch, 128, 128, 10)).astype("float32"))
+        serve(x)
+        n = max(8, 64 // batch)
+        start = time.perf_counter()
+        for _ in range(n):
+            serve(x)["disks"].numpy()
+        out[f"infer_b{batch}_per_s"] = n * batch / (time.perf_counter() - start)
+        model.predict(x.numpy(), verbose=0)
+        start = time.perf_counter()
+        for _ in range(n):
+            model.predict(x.numpy(), verbose=0)
+        out[f"predict_b{batch}_per_s"] = n * batch / (time.perf_counter() - start)
+    x = np.random.default_rng(1).standard_normal((32 * repeats, 128, 128, 10)).astype("float32")
+    y = {
+        k: np.random.default_rng(2).random((32 * repeats, 128, 128)).astype("float32")
+        for k in ("disks", "spheres", "height")
+    }
+    model.fit(x[:32], {k: v[:32] for k, v in y.items()}, batch_size=32, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    out["train_b32_per_s"] = len(x) / (time.perf_counter() - start)
+    out["threads"] = {
+        "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter": tf.config.threading.get_inter_op_parallelism_threads(),
+        "keras_backend": keras.backend.backend(),
+    }
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", default=[], help="repeatable; see the module docstring")
+    parser.add_argument("--set", dest="set_name", default="light", choices=("light", "heavy"))
+    parser.add_argument("--molecules", type=int, default=30)
+    parser.add_argument("--speed", action="store_true", help="time DSH training and inference on this CPU")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not args.model and not args.speed:
+        parser.error("give --model NAME (repeatable) and/or --speed")
+    from keras_spm.sim.opencl import init_opencl
+
+    init_opencl()  # before TensorFlow (pocl), though simulation runs in worker processes
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.model:
+        model, kind = load_model(name)
+        xs, ys, names = test_stacks(kind, args.set_name, args.molecules)
+        result = {
+            "model": name,
+            "kind": kind,
+            "set": args.set_name,
+            "split": "test",
+            "molecules": len(names),
+            "metrics": evaluate(model, kind, xs, ys),
+        }
+        print(f"{name} on {len(names)} {args.set_name} test molecules:")
+        for target, metrics in result["metrics"].items():
+            print(
+                f"  {target:8s} "
+                + "  ".join(f"{k.removesuffix('_mean')} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+            )
+        stem = Path(name).parent.name if name.endswith(".keras") else name
+        (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
+    if args.speed:
+        result = speed()
+        print(
+            "DSH on this CPU (samples/s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in result.items() if isinstance(v, float))
+        )
+        (args.out / "afm_models_speed.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
