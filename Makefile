@@ -10,6 +10,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	# PyTorch (CPU) for the TF-vs-torch backend parity test; the test skips without it.
+	$(PY) -m pip install -q "torch==2.13.0" || echo "torch 2.13.0 not installable here: backend parity test will skip"
 	touch $@
 
 demo: install
