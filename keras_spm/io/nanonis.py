@@ -1,7 +1,9 @@
 """Nanonis files: ``.sxm`` scans and ``.3ds`` grid spectroscopy.
 
-Format (Nanonis "File formats" section of the SPECS Nanonis manual; layout cross-checked against the
-readers nanonispy 1.1.0 and SpmImages.jl, and on the real files in ``shared/data/spm-files``):
+Format: "Nanonis File Format Version 1" (SPECS Nanonis; the text is reproduced in the gxsm
+plugin request sourceforge.net/p/gxsm/plugin-requests/3), cross-checked against the readers
+nanonispy 1.1.0, SpmImages.jl / SpmGrids.jl (A. Riss) and Gwyddion's ``nanonis.c``, and on the real
+files in ``shared/data/spm-files`` (written as ``:NANONIS_VERSION: 2``, same layout):
 
 * ``.sxm``: an ASCII header of ``:KEY:`` lines, each followed by its value lines, closed by
   ``:SCANIT_END:``; then the bytes ``0x1A 0x04`` and the data as 32-bit floats (``SCANIT_TYPE``:
@@ -46,7 +48,10 @@ def _check_direction(direction: str) -> str:
 def read_sxm_header(path) -> dict[str, str]:
     """The ``.sxm`` header as ``{key: value text}`` (keys without colons), plus ``_data_start`` (byte)."""
     path = Path(path)
-    raw = path.read_bytes()
+    with open(path, "rb") as f:  # headers are a few kB: avoid reading a large data block twice
+        raw = f.read(1 << 20)
+        if b":SCANIT_END:" not in raw or raw.find(b"\x1a\x04", raw.find(b":SCANIT_END:")) < 0:
+            raw += f.read()
     end = raw.find(b":SCANIT_END:")
     if end < 0:
         raise SPMFileError(f"{path}: no ':SCANIT_END:' tag, so this is not a complete Nanonis .sxm header")
