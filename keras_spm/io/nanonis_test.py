@@ -152,3 +152,38 @@ def test_grid_bad_input(spm_files, tmp_path):
     no_header.write_bytes(b"\x00\x01 not a grid" * 100)
     with pytest.raises(SPMFileError, match=r"garbage\.3ds: could not read as Nanonis \.3ds"):
         read_3ds(no_header)
+
+
+def test_same_pixels_as_nanonispy(spm_files, monkeypatch):
+    # nanonispy 1.1.0's Scan needs np.float/np.int (gone since NumPy 1.24); with them restored it is an
+    # independent reader of the raw layout: (channel, direction, line, pixel) in acquisition order
+    import nanonispy.read as nread
+
+    monkeypatch.setattr(np, "float", float, raising=False)
+    monkeypatch.setattr(np, "int", int, raising=False)
+    path = spm_files / "01514.sxm"  # SCAN_DIR up: lines bottom to top, as ours
+    ref = nread.Scan(str(path)).signals["Frequency_Shift"]
+    np.testing.assert_array_equal(read_sxm(path).data, ref["forward"].T)
+    np.testing.assert_array_equal(read_sxm(path, direction="backward").data, ref["backward"][:, ::-1].T)
+
+
+def _rewrite(src, dst, header_edit, images):
+    """Copy an .sxm with an edited header and the given images (big- or little-endian per the header)."""
+    raw = src.read_bytes()
+    start = raw.index(b"\x1a\x04") + 2
+    header = header_edit(raw[:start].decode("latin-1"))
+    dtype = "<f4" if "LSBFIRST" in header else ">f4"
+    dst.write_bytes(header.encode("latin-1") + b"".join(np.asarray(im, dtype=dtype).tobytes() for im in images))
+    return dst
+
+
+def test_little_endian_and_forward_only_files(spm_files, tmp_path):
+    src = spm_files / STACK / "A170315.174532-00402.sxm"
+    n = 8  # channels
+    raw = np.frombuffer(src.read_bytes()[src.read_bytes().index(b"\x1a\x04") + 2 :], ">f4").reshape(n, 2, 48, 48)
+    little = _rewrite(src, tmp_path / "lsb.sxm", lambda h: h.replace("MSBFIRST", "LSBFIRST"), raw.reshape(-1, 48, 48))
+    np.testing.assert_array_equal(read_sxm(little).data, read_sxm(src).data)
+    fwd_only = _rewrite(src, tmp_path / "fwd.sxm", lambda h: h.replace("\tboth\t", "\tforward\t"), raw[:, 0])
+    np.testing.assert_array_equal(read_sxm(fwd_only).data, read_sxm(src).data)
+    with pytest.raises(SPMFileError, match="'Frequency_Shift' was not recorded in the backward direction"):
+        read_sxm(fwd_only, direction="backward")
