@@ -1,0 +1,96 @@
+"""The zoo's registry: model name -> Hugging Face Hub repo, pinned revision, sha256 (keras-hub presets style).
+
+An entry is added once trained weights exist, in three steps (``zoo/README.md`` has the details):
+
+1. put the model in ``zoo/<name>/`` as ``<name>.keras`` (``model.save(...)``) plus a ``README.md`` model card;
+2. ``python zoo/publish.py <name> --repo-id <org>/<name>`` pushes the folder and prints the commit sha and the
+   sha256 of the weights, formatted as an entry for :data:`REGISTRY`;
+3. paste that entry below.
+
+``revision`` pins an immutable commit, so a later push to the repo never changes what ``load`` returns, and
+``sha256`` is checked on every load whatever the source (Hub, cache or the copy shipped in ``zoo/``). An entry
+whose ``revision`` is ``None`` is not published yet and loads from the shipped copy only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One published model.
+
+    ``kind`` is ``"<family>.<builder>"`` (e.g. ``"afm.dsh"``): ``keras_spm.models.<family>`` is imported before
+    loading so that its custom layers and losses are registered with Keras. ``description`` is one line: what the
+    model predicts from what input.
+    """
+
+    repo_id: str
+    revision: str | None
+    sha256: str
+    kind: str
+    description: str
+
+    @property
+    def family_module(self) -> str:
+        """The module that registers this model's custom objects."""
+        return f"keras_spm.models.{self.kind.split('.', 1)[0]}"
+
+    def validate(self, name: str) -> None:
+        """Raise ``ValueError`` naming the bad field and the expected form."""
+        where = f"zoo registry entry {name!r}"
+        if not _NAME.match(name):
+            raise ValueError(f"{where}: the name must be lower-case letters, digits and '_' (it names zoo/<name>/).")
+        if not _REPO_ID.match(self.repo_id):
+            raise ValueError(f"{where}: repo_id {self.repo_id!r} must look like 'org/name'.")
+        if self.revision is not None and not _COMMIT.match(self.revision):
+            raise ValueError(
+                f"{where}: revision {self.revision!r} must be the 40-hex commit sha printed by zoo/publish.py "
+                "(a branch name would move under the registry's feet), or None before publishing."
+            )
+        if not _SHA256.match(self.sha256):
+            raise ValueError(
+                f"{where}: sha256 must be 64 lower-case hex digits (sha256sum of zoo/{name}/{name}.keras)."
+            )
+        family, _, builder = self.kind.partition(".")
+        if not family or not builder or importlib.util.find_spec(self.family_module) is None:
+            raise ValueError(
+                f"{where}: kind {self.kind!r} must be '<family>.<builder>' with keras_spm.models.<family> importable "
+                "(e.g. 'afm.dsh')."
+            )
+        if not self.description or "\n" in self.description:
+            raise ValueError(f"{where}: description must be one non-empty line.")
+
+
+def weights_filename(name: str) -> str:
+    """The single weights file of a zoo model: ``<name>.keras`` (Keras 3 zip: config.json + model.weights.h5)."""
+    return f"{name}.keras"
+
+
+#: name -> entry. Empty until trained weights are published; see the module docstring for how to add one.
+REGISTRY: dict[str, ZooEntry] = {}
+
+
+def available(registry: dict[str, ZooEntry] | None = None) -> dict[str, str]:
+    """Model names -> one-line descriptions, sorted by name."""
+    registry = REGISTRY if registry is None else registry
+    return {name: registry[name].description for name in sorted(registry)}
+
+
+def get_entry(name: str, registry: dict[str, ZooEntry] | None = None) -> ZooEntry:
+    """The entry of ``name``; an unknown name raises ``ValueError`` listing the available ones."""
+    registry = REGISTRY if registry is None else registry
+    if name not in registry:
+        names = ", ".join(sorted(registry)) or "none registered yet"
+        raise ValueError(f"unknown zoo model {name!r}; available: {names}. See keras_spm.zoo.available().")
+    entry = registry[name]
+    entry.validate(name)
+    return entry
