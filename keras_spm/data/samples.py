@@ -122,7 +122,8 @@ class WorkerPool:
     """``n`` simulation worker processes; :meth:`map` returns results in task order.
 
     Tasks go round-robin to the workers and up to ``depth`` per worker are in flight, so
-    simulation overlaps with whatever consumes the results.
+    simulation overlaps with whatever consumes the results. With several workers each gets
+    ``cpu_count // n_workers`` OpenCL threads unless ``threads_per_worker`` says otherwise.
     """
 
     def __init__(self, spec: SampleSpec, n_workers: int = 2, depth: int = 2, threads_per_worker: int | None = None):
@@ -131,7 +132,9 @@ class WorkerPool:
         self.spec = spec
         self.depth = depth
         env = dict(os.environ)
-        env.setdefault("PYOPENCL_NO_CACHE", "0")
+        if threads_per_worker is None and n_workers > 1:
+            # The CPU OpenCL runtimes use every core in each process: share the cores instead of oversubscribing.
+            threads_per_worker = max(1, (os.cpu_count() or 1) // n_workers)
         if threads_per_worker:
             # Intel's CPU runtime uses TBB, pocl its pthreads: cap both.
             env["CL_CONFIG_CPU_TBB_NUM_WORKERS"] = str(threads_per_worker)
