@@ -18,6 +18,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -131,6 +132,9 @@ class WorkerPool:
             raise ValueError(f"n_workers must be >= 1, got {n_workers}.")
         self.spec = spec
         self.depth = depth
+        self._pending: deque[tuple[int, int]] = deque()  # (pass number, worker) of each task in flight
+        self._passes = 0
+        self._lock = threading.RLock()
         env = dict(os.environ)
         if threads_per_worker is None and n_workers > 1:
             # The CPU OpenCL runtimes use every core in each process: share the cores instead of oversubscribing.
@@ -161,45 +165,77 @@ class WorkerPool:
         return payload
 
     def map(self, tasks: Iterable[tuple[Molecule, int]]) -> Iterator[tuple[dict, dict]]:
-        """Yield samples for ``(molecule, seed)`` tasks, in order."""
+        """Yield samples for ``(molecule, seed)`` tasks, in order.
+
+        A pass that is abandoned part-way (Keras stopping an epoch early, an exception) leaves
+        replies in the pipes; they are discarded when it is closed or, at the latest, when the
+        next pass starts, so a pass never receives another pass's samples.
+        """
         n = len(self._procs)
-        pending: deque[int] = deque()
+        with self._lock:
+            self._drain()  # leftovers of a pass abandoned but not yet finalised
+            self._passes += 1
+            this = self._passes
         tasks = iter(tasks)
         i = 0
         exhausted = False
-        while True:
-            while not exhausted and len(pending) < n * self.depth:
-                try:
-                    task = next(tasks)
-                except StopIteration:
-                    exhausted = True
-                    break
-                _send(self._procs[i % n].stdin, ("sample", task))
-                pending.append(i % n)
-                i += 1
-            if not pending:
-                return
-            worker = pending.popleft()
+        try:
+            while True:
+                with self._lock:
+                    while not exhausted and sum(p == this for p, _ in self._pending) < n * self.depth:
+                        try:
+                            task = next(tasks)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        _send(self._procs[i % n].stdin, ("sample", task))
+                        self._pending.append((this, i % n))
+                        i += 1
+                    if not self._pending or self._pending[0][0] != this:
+                        return
+                    _, worker = self._pending.popleft()
+                    reply = self._receive_from(worker)
+                yield self._check(reply)
+        finally:
+            with self._lock:
+                self._drain(this)
+
+    def _receive_from(self, worker: int):
+        try:
+            return _receive(self._procs[worker].stdout)
+        except EOFError:
+            code = self._procs[worker].poll()
+            raise WorkerError(f"simulation worker {worker} died (exit code {code}).") from None
+
+    def _drain(self, only_pass: int | None = None) -> None:
+        """Read and drop pending replies (all, or those of one pass at the head of the queue)."""
+        while self._pending and (only_pass is None or self._pending[0][0] == only_pass):
+            _, worker = self._pending.popleft()
             try:
-                reply = _receive(self._procs[worker].stdout)
-            except EOFError:
-                code = self._procs[worker].poll()
-                raise WorkerError(f"simulation worker {worker} died (exit code {code}).") from None
-            yield self._check(reply)
+                self._receive_from(worker)
+            except WorkerError:
+                self._pending.clear()
+                return
 
     def close(self) -> None:
+        """Stop the workers at once (pending work is dropped)."""
         for proc in self._procs:
             try:
                 _send(proc.stdin, ("stop", None))
                 proc.stdin.close()
-            except (BrokenPipeError, OSError):
+            except (BrokenPipeError, OSError, ValueError):
                 pass
         for proc in self._procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         self._procs = []
+        self._pending.clear()
 
     def __enter__(self):
         return self
