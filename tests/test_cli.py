@@ -1,0 +1,50 @@
+"""`keras-spm` console script: zoo list and predict on a real constant-height Nanonis series."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+CLI = [sys.executable, "-m", "keras_spm.cli"]
+
+
+def test_zoo_list_prints_the_registry():
+    from keras_spm import zoo
+
+    out = subprocess.run(CLI + ["zoo", "list"], capture_output=True, text=True, timeout=120, check=True).stdout
+    for name in zoo.available():
+        assert name in out
+
+
+def test_predict_on_the_real_sxm_series(shared_data, tmp_path):
+    from keras_spm import zoo
+
+    if "dsh_heavy" not in zoo.available():
+        pytest.skip("dsh_heavy is not in the zoo yet")
+    series = shared_data / "spm-files" / "nanonis_stack"
+    result = subprocess.run(
+        CLI + ["predict", "dsh_heavy", str(series), "-o", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "padded" in result.stderr and "slices" in result.stderr  # it says what it did to the input
+    maps = np.load(tmp_path / "nanonis_stack_maps.npz")
+    assert maps["input"].shape == (128, 128, 10)
+    assert {"disks", "spheres", "height"} <= set(maps.files)
+    assert all(np.isfinite(maps[k]).all() and maps[k].shape == (128, 128) for k in ("disks", "spheres", "height"))
+    assert (tmp_path / "nanonis_stack_prediction.png").stat().st_size > 10_000
+
+
+def test_predict_bad_input_is_a_clear_error(shared_data, tmp_path):
+    single = shared_data / "spm-files" / "01514.sxm"
+    result = subprocess.run(
+        CLI + ["predict", "dsh_heavy", str(single), "-o", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0 and "single image" in result.stderr
+    bad = tmp_path / "scan.xyz"
+    bad.write_text("nothing")
+    result = subprocess.run(
+        CLI + ["predict", "dsh_heavy", str(bad), "-o", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0 and "unsupported format" in result.stderr
+    assert "Traceback" not in result.stderr
