@@ -2,7 +2,9 @@
 
 Simulates a held-out test molecule of the shipped light set with the ASD-AFM settings on
 the CPU (OpenCL), computes its descriptors (Atomic Disks, vdW Spheres, Height Map,
-Electrostatic Map, xyz grid) and saves a figure of the df stack next to the maps.
+Electrostatic Map, xyz grid), and, when the zoo holds it, loads ``dsh_heavy`` (offline, from
+the copy shipped in ``zoo/``) and predicts the three DSH maps; saves a figure of the df stack,
+the true maps and the predicted ones.
 """
 
 from __future__ import annotations
@@ -28,7 +30,18 @@ def simulate_example(set_name: str = "light", index: int = 0, seed: int = 0):
     return simulator.placed, stack, maps, encode_xyz(simulator.placed)
 
 
-def plot_example(molecule, stack, maps, xyz, path: Path) -> None:
+def predict_example(stack: np.ndarray, model_name: str = "dsh_heavy") -> dict | None:
+    """The zoo model's maps for one stack, or None when the zoo does not hold ``model_name``."""
+    from . import zoo
+    from .models.afm import standardize_stack
+
+    if model_name not in zoo.available():
+        return None
+    model = zoo.load(model_name)
+    return {k: np.asarray(v)[0] for k, v in model(standardize_stack(stack[None]), training=False).items()}
+
+
+def plot_example(molecule, stack, maps, xyz, path: Path, predicted: dict | None = None, model_name: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +53,8 @@ def plot_example(molecule, stack, maps, xyz, path: Path) -> None:
     (x0, y0), (x1, y1) = ASD_AFM.window_2d
     extent = (x0, x1, y0, y1)
     slices = [0, 3, 6, 9]
-    fig, axes = plt.subplots(2, 4, figsize=(13, 7), constrained_layout=True)
+    rows = 3 if predicted else 2
+    fig, axes = plt.subplots(rows, 4, figsize=(13, 3.5 * rows), constrained_layout=True)
     for ax, k in zip(axes[0], slices, strict=True):
         ax.imshow(stack[:, :, k].T, origin="lower", cmap="gray", extent=extent)
         ax.set_title(f"df slice {k}" + (" (farthest)" if k == 0 else " (closest)" if k == 9 else ""))
@@ -56,10 +70,33 @@ def plot_example(molecule, stack, maps, xyz, path: Path) -> None:
         im = ax.imshow(maps[name].T, origin="lower", cmap=cmap, extent=extent, vmin=-lim if lim else None, vmax=lim)
         fig.colorbar(im, ax=ax, shrink=0.8)
         ax.set_title(titles[name])
+    if predicted:
+        from .models.afm import map_metrics
+
+        for ax, name in zip(axes[2], ("disks", "spheres", "height"), strict=False):
+            im = ax.imshow(
+                predicted[name].T,
+                origin="lower",
+                cmap="viridis",
+                extent=extent,
+                vmin=maps[name].min(),
+                vmax=maps[name].max(),
+            )
+            fig.colorbar(im, ax=ax, shrink=0.8)
+            r = map_metrics(predicted[name], maps[name])["pearson_r_mean"]
+            ax.set_title(f"{model_name}: {titles[name].split(' (')[0]} (r = {r:.2f})")
+        axes[2, 3].axis("off")
+        axes[2, 3].text(
+            0.0,
+            0.5,
+            f"Prediction of the zoo model\n'{model_name}' on the\nsimulated stack above\n(per-slice standardised).",
+            fontsize=10,
+            va="center",
+        )
     atoms = decode_xyz(xyz)
     axes[1, 0].scatter(atoms[:, 0], atoms[:, 1], s=30, facecolors="none", edgecolors="r", label="xyz grid atoms")
     axes[1, 0].legend(loc="upper right", fontsize=7)
-    for ax in axes.flat:
+    for ax in axes.flat[: 4 * rows - (1 if predicted else 0)]:
         ax.set_xlabel("x (Å)")
         ax.set_ylabel("y (Å)")
     formula = "".join(f"{s}{n if n > 1 else ''}" for s, n in _formula(molecule))
@@ -81,12 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keras_spm.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_output"))
     parser.add_argument("--index", type=int, default=0, help="which test molecule")
+    parser.add_argument("--model", default="dsh_heavy", help="zoo model to predict with")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     molecule, stack, maps, xyz = simulate_example(index=args.index)
+    predicted = predict_example(stack, args.model)
     path = args.out / "demo.png"
-    plot_example(molecule, stack, maps, xyz, path)
-    np.savez_compressed(args.out / "demo.npz", stack=stack, **maps, xyz=xyz)
+    plot_example(molecule, stack, maps, xyz, path, predicted, args.model)
+    extra = {f"predicted_{k}": v for k, v in (predicted or {}).items()}
+    np.savez_compressed(args.out / "demo.npz", stack=stack, **maps, xyz=xyz, **extra)
     print(
         f"simulated {molecule.name} ({len(molecule)} atoms) and its descriptors in "
         f"{time.perf_counter() - start:.1f} s; figure: {path}"
