@@ -84,7 +84,7 @@ def plot_example(molecule, stack, maps, xyz, path: Path, predicted: dict | None 
             )
             fig.colorbar(im, ax=ax, shrink=0.8)
             r = map_metrics(predicted[name], maps[name])["pearson_r_mean"]
-            ax.set_title(f"{model_name}: {titles[name].split(' (')[0]} (r = {r:.2f})")
+            ax.set_title(f"predicted {name} (r = {r:.2f})")
         axes[2, 3].axis("off")
         axes[2, 3].text(
             0.0,

@@ -76,7 +76,26 @@ def weights_filename(name: str) -> str:
 
 
 #: name -> entry. Empty until trained weights are published; see the module docstring for how to add one.
-REGISTRY: dict[str, ZooEntry] = {}
+REGISTRY: dict[str, ZooEntry] = {
+    # Trained here with training/fit.py (see each zoo/<name>/README.md); not yet pushed to the Hub, so revision=None
+    # and they load from the copy shipped in zoo/. Publishing: python zoo/publish.py NAME --repo-id keras-spm/NAME.
+    "dsh_heavy": ZooEntry(
+        repo_id="keras-spm/dsh_heavy",
+        revision=None,
+        sha256="8231d7e4128d85728c751de0b31d2c3427490ee6e3858d967ba0853871599568",
+        kind="afm.dsh",
+        description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; heavy set "
+        "(adds Si, P, S, Cl, Br)",
+    ),
+    "dsh_light": ZooEntry(
+        repo_id="keras-spm/dsh_light",
+        revision=None,
+        sha256="2955644008c9fb48249e7f4e03c09830489fb661efead9247b4d89f76e7f528a",
+        kind="afm.dsh",
+        description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; light set "
+        "(H, C, N, O, F)",
+    ),
+}
 
 
 def available(registry: dict[str, ZooEntry] | None = None) -> dict[str, str]:
