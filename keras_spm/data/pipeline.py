@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..molecules import Molecule, MoleculeError, validate
+from ..molecules import Molecule, MoleculeError, diameter, validate
 from ..sim.afm import ASD_AFM, SimulationSettings
 from .samples import SampleMaker, SampleSpec, WorkerPool
 
@@ -39,8 +39,7 @@ def check_molecules(molecules: Sequence[Molecule], settings: SimulationSettings 
         if not isinstance(mol, Molecule):
             raise TypeError(f"expected keras_spm.molecules.Molecule objects, got {type(mol).__name__}.")
         validate(mol)
-        p = mol.positions
-        span = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1).max())
+        span = diameter(mol.positions)
         if span > room:
             raise MoleculeError(
                 f"molecule '{mol.name}' is {span:.1f} Angstrom across, larger than the {room:.1f} Angstrom the scan "
