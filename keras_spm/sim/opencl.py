@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import hashlib
 import os
 import sys
 import warnings
@@ -56,8 +57,19 @@ _selected: OpenCLDevice | None = None
 
 
 def _vendor_dir() -> Path:
+    """An ICD folder per Python environment (two venvs must not overwrite each other's runtime paths)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "keras_spm" / "OpenCL" / "vendors"
+    env_id = hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
+    return cache / "keras_spm" / "OpenCL" / env_id / "vendors"
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic, idempotent write: processes starting together never see a missing or half-written .icd file."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def register_pip_runtimes() -> list[str]:
@@ -67,7 +79,8 @@ def register_pip_runtimes() -> list[str]:
     build-machine path, and its support libraries are not on the loader path. This
     writes a vendors folder (with the system's own ``.icd`` files too), preloads the
     support libraries and points ``OCL_ICD_VENDORS`` at the folder. It must run before
-    the first OpenCL call of the process. Returns the registered library paths.
+    the first OpenCL call of the process; every process (workers too) calls it, so the
+    folder is only ever written atomically. Returns the registered library paths.
     """
     if "OCL_ICD_VENDORS" in os.environ and not os.environ.get("_KERAS_SPM_ICD"):
         return []  # the user configured the loader: respect it
@@ -76,16 +89,14 @@ def register_pip_runtimes() -> list[str]:
     registered = []
     vendors = _vendor_dir()
     vendors.mkdir(parents=True, exist_ok=True)
-    for old in vendors.glob("*.icd"):
-        old.unlink()
     for icd in glob.glob("/etc/OpenCL/vendors/*.icd"):
-        (vendors / Path(icd).name).write_text(Path(icd).read_text())
+        _write_if_changed(vendors / Path(icd).name, Path(icd).read_text())
     if intel.exists():
         for name in _INTEL_RUNTIME_LIBS:
             lib = libdir / name
             if lib.exists():
                 ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
-        (vendors / "keras_spm-intel-cpu.icd").write_text(str(intel) + "\n")
+        _write_if_changed(vendors / "keras_spm-intel-cpu.icd", str(intel) + "\n")
         registered.append(str(intel))
     os.environ["OCL_ICD_VENDORS"] = str(vendors)
     os.environ["_KERAS_SPM_ICD"] = "1"  # inherited by worker processes

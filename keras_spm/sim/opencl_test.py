@@ -71,3 +71,17 @@ def test_a_platform_that_cannot_build_is_skipped(monkeypatch):
     monkeypatch.setattr(opencl, "_candidates", lambda platforms: list(range(len(platforms))))
     device = opencl.init_opencl()
     assert device.index == 1 and device.platform == real[0].name
+
+
+def test_processes_starting_together_all_find_the_runtime():
+    """Every process rewrites the ICD folder; concurrent starts must never see it empty (a race seen in CI)."""
+    code = "from keras_spm.sim.opencl import init_opencl\nprint(init_opencl().platform)"
+    clean = {k: v for k, v in os.environ.items() if k not in ("OCL_ICD_VENDORS", "_KERAS_SPM_ICD")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    results = [(p.communicate(timeout=300), p.returncode) for p in procs]
+    assert all(code == 0 and out.strip() for (out, _), code in results), [err[-300:] for (_, err), _ in results]
