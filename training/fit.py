@@ -4,6 +4,7 @@
     python training/fit.py --model xyz --shards data/light-train --val-shards data/light-val --out runs/xyz
     TF_CONFIG='{"cluster": {"worker": ["host0:2222", "host1:2222"]}, "task": {"type": "worker", "index": 0}}' \
         python training/fit.py --model dsh --distribute multi-worker --out runs/dsh_2x   # index 1 on host1
+    python training/fit.py --model cyclegan|pix2pix|dae|effunet --out runs/NAME   # see training/fit_<family>.py
 
 Data comes on the fly from the Probe Particle simulator (worker processes) or from TFRecord
 shards made by ``python -m keras_spm.data.generate``. Every epoch writes ``last.keras``
@@ -48,6 +49,15 @@ class Recipe:
     targets: str | None = None  # a function turning the Y dict into the model's targets
 
 
+#: Families whose training is not the AFM stack -> maps loop: ``--model NAME`` runs ``training/<module>.py``'s
+#: ``main(argv)`` with the same arguments (each module documents its own options).
+OTHER_FAMILIES = {
+    "cyclegan": "fit_gan",
+    "pix2pix": "fit_gan",
+    "dae": "fit_dae",
+    "effunet": "fit_effunet",
+}
+
 RECIPES = {
     "dsh": Recipe("dsh_10slice", "compile_dsh", ("CO",), ("disks", "spheres", "height")),
     "es": Recipe("es_10slice", "compile_es", ("CO", "Xe"), ("es", "height")),
@@ -57,7 +67,7 @@ RECIPES = {
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="training/fit.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help=f"one of: {', '.join(RECIPES)}")
+    parser.add_argument("--model", required=True, help=f"one of: {', '.join([*RECIPES, *OTHER_FAMILIES])}")
     parser.add_argument("--set", dest="set_name", default="light", choices=("light", "heavy"))
     parser.add_argument("--full", action="store_true", help="the full molecule set (default: the shipped subset)")
     parser.add_argument("--molecules", type=int, default=None, help="use at most this many training molecules")
@@ -75,7 +85,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")
     args = parser.parse_args(argv)
     if args.model not in RECIPES:
-        parser.error(f"unknown --model '{args.model}'; expected one of: {', '.join(RECIPES)}.")
+        names = ", ".join([*RECIPES, *OTHER_FAMILIES])
+        parser.error(f"unknown --model '{args.model}'; expected one of: {names}.")
     return args
 
 
@@ -382,7 +393,23 @@ def fit_distributed(
     callbacks.on_train_end()
 
 
+def run_other_family(argv: list[str]) -> int | None:
+    """Hand ``--model cyclegan|pix2pix|dae|effunet`` to its own training module; ``None`` for the AFM recipes."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model")
+    model = pre.parse_known_args(argv)[0].model
+    if model not in OTHER_FAMILIES:
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    module = __import__(OTHER_FAMILIES[model])
+    return module.main(argv)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    other = run_other_family(argv)
+    if other is not None:
+        return other
     args = parse_args(argv)
     recipe = RECIPES[args.model]
     strategy = make_strategy(args.distribute)  # first TF call: multi-worker needs it before any op
