@@ -169,6 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--molecules", type=int, default=30)
     parser.add_argument("--speed", action="store_true", help="time DSH training and inference on this CPU")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tag", default=None, help="results file name stem (default: zoo name or checkpoint folder)")
     args = parser.parse_args(argv)
     if not args.model and not args.speed:
         parser.error("give --model NAME (repeatable) and/or --speed")
@@ -193,7 +194,7 @@ def main(argv=None) -> int:
                 f"  {target:8s} "
                 + "  ".join(f"{k.removesuffix('_mean')} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
             )
-        stem = Path(name).parent.name if name.endswith(".keras") else name
+        stem = args.tag or (Path(name).parent.name if name.endswith(".keras") else name)
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
     if args.speed:
         result = speed()
