@@ -72,3 +72,17 @@ def test_every_zoo_folder_is_registered_and_has_a_model_card():
         card = folder / "README.md"
         assert card.is_file(), f"{folder} has no README.md model card"
         assert re.match(r"^---\n.*?^license:\s*\S.*?\n---\n", card.read_text(), re.S | re.M), f"{card}: no license"
+
+
+def test_every_registered_model_ships_in_the_wheel():
+    """setup.cfg's data_files must list each model's weights and card, or an installed package has no offline copy."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ZOO.parent / "setup.cfg")
+    data_files = config["options.data_files"]
+    for name in REGISTRY:
+        key = f"share/keras_spm/zoo/{name}"
+        assert key in data_files, f"setup.cfg [options.data_files] lacks {key}"
+        listed = {item.strip() for item in data_files[key].split(",")}
+        assert listed == {f"zoo/{name}/{weights_filename(name)}", f"zoo/{name}/README.md"}, key
