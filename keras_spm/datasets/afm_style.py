@@ -198,10 +198,13 @@ def afm_style_dataset(
     root: str | Path | None = None,
     normalize_mode: str = "minmax",
     flip: bool = True,
+    extra_sim: Iterable[str | Path] = (),
 ):
     """Endless ``tf.data`` stream of unpaired ``(sim, real)`` batches, each (B, crop, crop, 1) float32 in [-1, 1].
 
     Simulated and real crops are drawn independently (different seeds), so pairs carry no correspondence.
+    ``extra_sim`` folders (e.g. images of keras_spm's own simulator, :func:`export_own_simulations`) join the
+    simulated domain as a second source; all of each folder is used whatever ``split`` is.
     Use ``steps_per_epoch`` in ``fit``; the CycleGAN convention is one epoch = max(#sim, #real) images.
     """
     import tensorflow as tf
@@ -209,6 +212,8 @@ def afm_style_dataset(
     if batch_size < 1 or crop < 1:
         raise ValueError(f"batch_size and crop must be >= 1, got {batch_size}, {crop}.")
     sim = load_images(split_paths("sim", split, root), normalize_mode)
+    for folder in extra_sim:
+        sim += load_images(list_images(folder), normalize_mode)
     real = load_images(split_paths("real", split, root), normalize_mode)
     spec = tf.TensorSpec((crop, crop, 1), tf.float32)
 
@@ -222,3 +227,55 @@ def afm_style_dataset(
 def split_summary(root: str | Path | None = None) -> dict[str, dict[str, int]]:
     """Image counts per domain and split, e.g. for logs and docs."""
     return {d: {s: len(split_paths(d, s, root)) for s in SPLITS} for d in DOMAINS}
+
+
+def export_own_simulations(
+    out_dir: str | Path,
+    n_molecules: int = 60,
+    slices: tuple[int, ...] = (7, 8, 9),
+    seed: int = 0,
+    set_name: str = "light",
+) -> list[Path]:
+    """Simulate training molecules with keras_spm's own CO-tip simulator and save slices as ``.npy`` images.
+
+    A second simulated source for the CycleGAN (``afm_style_dataset(extra_sim=[out_dir])``): isolated organic
+    molecules from the package's ``set_name`` training split, where ``ppafm_simulated`` holds water networks.
+    Each molecule becomes a height series ``{name}.{slice}.npy`` (float32 df in Hz, 128 x 128), so
+    :func:`split_by_series` keeps it together. Call from a process that has not imported TensorFlow yet
+    (the simulator's OpenCL set-up must come first).
+    """
+    from keras_spm.data.sets import load_set
+    from keras_spm.sim.afm import AFMSimulator
+
+    if n_molecules < 1 or not slices:
+        raise ValueError(f"need n_molecules >= 1 and at least one slice, got {n_molecules}, {slices}.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sim = AFMSimulator(tips=("CO",))
+    molecules = load_set(set_name, "train")
+    written = []
+    for index in rng.permutation(len(molecules))[:n_molecules]:
+        molecule = molecules[int(index)]
+        stack = sim.simulate(molecule, rng)["CO"]
+        for k in slices:
+            image = np.ascontiguousarray(stack[..., k].T)  # (x, y) -> rows = y
+            if float(image.max() - image.min()) <= 0:
+                continue
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", molecule.name or f"mol{index}")
+            path = out_dir / f"{name}_{index}.{k:02d}.npy"
+            np.save(path, image.astype(np.float32))
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Export keras_spm CO-tip simulations as extra simulated images.")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--n", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    cli = parser.parse_args()
+    paths = export_own_simulations(cli.out, cli.n, seed=cli.seed)
+    print(f"wrote {len(paths)} images to {cli.out}")

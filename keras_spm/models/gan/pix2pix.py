@@ -35,19 +35,24 @@ def unet_generator(
     filters: int = 64,
     num_downs: int = 8,
     dropout: float = 0.5,
+    max_mult: int = 8,
     name: str | None = None,
 ) -> keras.Model:
     """The pix2pix U-Net; ``num_downs=8`` is "unet_256" (256x256 down to 1x1), 7 is "unet_128".
 
-    Height and width must be multiples of ``2**num_downs`` (``None`` allowed at inference).
+    Height and width must be multiples of ``2**num_downs`` (``None`` allowed at inference). Level ``i`` has
+    ``filters * min(2**i, max_mult)`` channels; the paper's cap is 8, a lower cap removes most parameters
+    (they sit in the innermost levels) for the small CPU-trained zoo networks.
     """
+    if max_mult < 1:
+        raise ValueError(f"unet_generator: max_mult must be >= 1, got {max_mult}.")
     if num_downs < 5:
         raise ValueError(
             f"unet_generator: num_downs must be >= 5 (five fixed levels + dropout levels), got {num_downs}."
         )
     input_shape = _check_shape(input_shape, 2**num_downs, "unet_generator")
     out_channels = out_channels or input_shape[-1]
-    widths = [filters * min(2**i, 8) for i in range(num_downs)]  # 64, 128, 256, 512, 512, ...
+    widths = [filters * min(2**i, max_mult) for i in range(num_downs)]  # 64, 128, 256, 512, 512, ...
     inputs = keras.Input(input_shape, name="image")
 
     skips = []

@@ -1,0 +1,250 @@
+"""Train the image-to-image GANs: CycleGAN on AFM style (simulated <-> real) or pix2pix on STEM pairs.
+
+    python training/fit.py --model pix2pix --filters 16 --num-downs 6 --crop 128 --batch-size 4 \\
+        --epochs 30 --steps-per-epoch 100 --out /work/runs/pix2pix_stem
+    python training/fit.py --model cyclegan --filters 16 --n-blocks 6 --crop 128 \\
+        --epochs 20 --steps-per-epoch 100 --out /work/runs/cyclegan_afm
+
+Data: ``keras_spm.datasets.stem_pairs`` (the 16 training pairs of Pt-Mo5, aligned random crops with
+flips and 90-degree rotations) and ``keras_spm.datasets.afm_style`` (the ``gan_train`` split of simulated and
+real AFM images, random crops with left-right flips; ``--extra-sim DIR`` adds more simulated images, e.g. from
+``keras_spm.sim`` via ``--export-own-sim``). The networks are fully convolutional, so generators trained on
+crops run on whole images whose sides are multiples of their stride (``load_generator(path, (None, None, 1))``).
+
+The published sizes (ResNet-9 with 64 filters, U-Net-256) take seconds per step on a CPU; ``--filters``,
+``--n-blocks``, ``--num-downs``, ``--max-mult`` and ``--d-filters`` shrink them.
+
+``--out`` holds, rewritten atomically after every epoch: ``state.weights.h5`` (all four / both networks and
+both optimizers: what a rerun resumes from), the generators alone for inference (pix2pix: ``last.keras`` and
+``best.keras``; CycleGAN: ``last_g_ab.keras``, ``last_g_ba.keras``, ``best_g_ab.keras``, ``best_g_ba.keras``;
+A = simulated, B = real), ``history.csv`` and ``state.json`` (written last: the commit point). "best" is
+the lowest validation cycle loss on the ``gan_test`` split for CycleGAN and, since the STEM test pairs are
+kept for the benchmark, the lowest training L1 for pix2pix. Rerunning the same command continues after the last
+finished epoch with the optimizer state and learning-rate schedule (the crop stream restarts from a seed
+derived from the epoch). Learning rate: Adam 2e-4, beta1 0.5, constant for the first half of all steps, then
+linearly to 0 (Zhu et al. 2017; Isola et al. 2017).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="training/fit.py --model cyclegan|pix2pix", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, choices=("cyclegan", "pix2pix"))
+    p.add_argument("--out", type=Path, required=True, help="checkpoint folder (keep it outside the repository)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--steps-per-epoch", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 1 (CycleGAN), 4 (pix2pix)")
+    p.add_argument("--crop", type=int, default=128, help="square training crops, a multiple of the network stride")
+    p.add_argument("--filters", type=int, default=16, help="generator filters of the first layer (paper: 64)")
+    p.add_argument("--d-filters", type=int, default=32, help="discriminator filters of the first layer (paper: 64)")
+    p.add_argument("--d-layers", type=int, default=3, help="PatchGAN stride-2 layers (3: 70x70 receptive field)")
+    p.add_argument("--n-blocks", type=int, default=6, help="CycleGAN residual blocks (paper: 6 at 128, 9 at 256)")
+    p.add_argument("--num-downs", type=int, default=6, help="pix2pix U-Net levels (stride 2**num_downs)")
+    p.add_argument("--max-mult", type=int, default=8, help="pix2pix U-Net width cap, in units of --filters")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--l1-weight", type=float, default=100.0, help="pix2pix lambda_L1")
+    p.add_argument("--adv-weight", type=float, default=1.0, help="pix2pix adversarial weight")
+    p.add_argument("--gan-mode", choices=("vanilla", "lsgan"), default="vanilla", help="pix2pix adversarial loss")
+    p.add_argument("--lambda-cycle", type=float, default=10.0)
+    p.add_argument("--lambda-identity", type=float, default=0.5)
+    p.add_argument("--pool-size", type=int, default=50)
+    p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_test split)")
+    p.add_argument("--data-root", type=Path, default=None, help="afm-exp or stem/pt_mo5 folder (default: shared)")
+    p.add_argument("--extra-sim", type=Path, action="append", default=[], help="CycleGAN: more simulated images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", type=int, default=1)
+    args = p.parse_args(argv)
+    if args.batch_size is None:
+        args.batch_size = 1 if args.model == "cyclegan" else 4
+    stride = 4 if args.model == "cyclegan" else 2**args.num_downs
+    if args.crop % stride:
+        p.error(f"--crop {args.crop} is not a multiple of the generator stride {stride}; use e.g. {stride * 2}.")
+    for name in ("epochs", "steps_per_epoch", "batch_size", "filters", "d_filters", "val_steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1.")
+    return args
+
+
+def build(args):
+    """The compiled GAN and the names of its generator attributes."""
+    from keras import ops
+
+    from keras_spm.models.gan import (
+        CycleGAN,
+        Pix2Pix,
+        conditional_patchgan,
+        gan_adam,
+        patchgan_discriminator,
+        resnet_generator,
+        unet_generator,
+    )
+
+    shape = (args.crop, args.crop, 1)
+    total = args.epochs * args.steps_per_epoch
+    if args.model == "cyclegan":
+        gan = CycleGAN(
+            resnet_generator(shape, args.n_blocks, args.filters, name="g_ab"),
+            resnet_generator(shape, args.n_blocks, args.filters, name="g_ba"),
+            patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_a"),
+            patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_b"),
+            lambda_cycle=args.lambda_cycle,
+            lambda_identity=args.lambda_identity,
+            pool_size=args.pool_size,
+            image_shape=shape,
+        )
+        generators = ("g_ab", "g_ba")
+    else:
+        gan = Pix2Pix(
+            unet_generator(
+                shape, filters=args.filters, num_downs=args.num_downs, max_mult=args.max_mult, name="generator"
+            ),
+            conditional_patchgan(shape, n_layers=args.d_layers, filters=args.d_filters, name="discriminator"),
+            l1_weight=args.l1_weight,
+            adv_weight=args.adv_weight,
+            gan_mode=args.gan_mode,
+        )
+        generators = ("generator",)
+    gan.compile(g_optimizer=gan_adam(total, args.lr), d_optimizer=gan_adam(total, args.lr))
+    gan(ops.zeros((1, *shape)))  # builds the subclassed model, so its weights can be saved before fit
+    return gan, generators
+
+
+def datasets(args, epoch: int):
+    """(train, val or None); the crop stream's seed depends on the epoch so a resumed run sees new crops."""
+    seed = args.seed + 7919 * epoch
+    if args.model == "pix2pix":
+        from keras_spm.datasets import stem_dataset
+
+        return stem_dataset("train", args.batch_size, args.crop, seed=seed, root=args.data_root), None
+    from keras_spm.datasets import afm_style
+
+    return (
+        afm_style.afm_style_dataset(
+            "gan_train", args.batch_size, args.crop, seed=seed, root=args.data_root, extra_sim=args.extra_sim
+        ),
+        afm_style.afm_style_dataset("gan_test", args.batch_size, args.crop, seed=12345, root=args.data_root, flip=False)
+        .take(args.val_steps)
+        .cache(),
+    )
+
+
+def _atomic_save(model, path: Path) -> None:
+    tmp = path.with_name(path.name.replace(".keras", ".tmp.keras").replace(".weights.h5", ".tmp.weights.h5"))
+    if path.name.endswith(".weights.h5"):
+        model.save_weights(tmp)
+    else:
+        model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def generator_files(model: str, kind: str) -> dict[str, str]:
+    """File names of the saved generators: ``kind`` is "last" or "best"."""
+    if model == "pix2pix":
+        return {"generator": f"{kind}.keras"}
+    return {"g_ab": f"{kind}_g_ab.keras", "g_ba": f"{kind}_g_ba.keras"}
+
+
+def checkpoint_callback(args, gan, state: dict):
+    import keras
+
+    out = args.out
+    monitor = "val_cycle_loss" if args.model == "cyclegan" else "l1_loss"
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            _atomic_save(gan, out / "state.weights.h5")
+            for attr, name in generator_files(args.model, "last").items():
+                _atomic_save(getattr(gan, attr), out / name)
+            score = logs.get(monitor)
+            if score is not None and score < state.get("best", float("inf")):
+                state.update(best=score, best_epoch=epoch + 1, monitor=monitor)
+                for attr, name in generator_files(args.model, "best").items():
+                    _atomic_save(getattr(gan, attr), out / name)
+            row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._start, 2), **logs}
+            history = out / "history.csv"
+            rows = [r for r in _read_history(history) if int(r["epoch"]) < epoch + 1] + [row]
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            tmp = history.with_suffix(".tmp")
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, history)
+            state["epoch"] = epoch + 1
+            state["wall_seconds"] = state.get("wall_seconds", 0.0) + row["seconds"]
+            _write_json(out / "state.json", state)
+
+    return Checkpoint()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "verbose"}
+    config["extra_sim"] = [str(p) for p in args.extra_sim]
+    state_path = args.out / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "config": config}
+    saved = {k: v for k, v in state.get("config", {}).items() if k not in ("epochs", "out")}
+    now = {k: v for k, v in config.items() if k not in ("epochs", "out")}
+    if state["epoch"] and saved != now:
+        diff = sorted(k for k in now if saved.get(k) != now[k])
+        raise SystemExit(
+            f"{args.out} holds a run with other settings ({', '.join(diff)}); rerun with the same options to resume, "
+            "or choose a new --out."
+        )
+    state["config"] = config
+
+    import keras
+
+    keras.utils.set_random_seed(args.seed + state["epoch"])
+    gan, _ = build(args)
+    if state["epoch"]:
+        if state["epoch"] >= args.epochs:
+            print(f"{args.out}: all {args.epochs} epochs already done.")
+            return 0
+        gan.load_weights(args.out / "state.weights.h5")
+        print(f"resuming {args.model} after epoch {state['epoch']} (step {int(gan.g_optimizer.iterations)})")
+    train, val = datasets(args, state["epoch"])
+    gan.fit(
+        train,
+        epochs=args.epochs,
+        initial_epoch=state["epoch"],
+        steps_per_epoch=args.steps_per_epoch,
+        validation_data=val,
+        callbacks=[checkpoint_callback(args, gan, state)],
+        verbose=args.verbose,
+    )
+    print(f"done: {state['epoch']} epochs, {state['wall_seconds']:.0f} s; generators in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
