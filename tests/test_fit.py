@@ -67,3 +67,16 @@ def test_resume_after_kill_continues_with_optimizer_state(tmp_path):
     model = keras.models.load_model(out / "last.keras")
     # the optimizer's step count went on from the checkpoint: its state survived the kill
     assert int(model.optimizer.iterations.numpy()) == 3 * per_epoch
+
+
+def test_loss_weights_override_and_bad_names(tmp_path):
+    sys.path.insert(0, str(ROOT / "training"))
+    import fit
+
+    assert fit.parse_loss_weights("dsh", "disks=60") == {"loss_weights": {"disks": 60.0, "spheres": 0.3, "height": 0.2}}
+    assert fit.parse_loss_weights("xyz", "xyz_offset=0.5") == {"position_weight": 0.5}
+    assert fit.parse_loss_weights("es", None) is None
+    with pytest.raises(ValueError, match="NAME one of es, height"):
+        fit.parse_loss_weights("es", "disks=3")
+    with pytest.raises(ValueError, match="only xyz_offset"):
+        fit.parse_loss_weights("xyz", "xyz_class=2")

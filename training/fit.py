@@ -81,13 +81,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="simulation worker processes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, default=None, help="fine-tune: start from these .keras weights")
+    parser.add_argument(
+        "--loss-weights",
+        default=None,
+        help="override per-output loss weights, e.g. disks=60 (dsh, es) or xyz_offset=0.5 (xyz); others keep defaults",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")
     args = parser.parse_args(argv)
     if args.model not in RECIPES:
         names = ", ".join([*RECIPES, *OTHER_FAMILIES])
         parser.error(f"unknown --model '{args.model}'; expected one of: {names}.")
+    try:
+        args.loss_weights = parse_loss_weights(args.model, args.loss_weights)
+    except ValueError as err:
+        parser.error(str(err))
     return args
+
+
+def parse_loss_weights(model: str, text: str | None) -> dict | None:
+    """``"disks=60,height=0.2"`` -> the keyword arguments of the model's ``compile_*`` (``None``: defaults)."""
+    if not text:
+        return None
+    from keras_spm.models.afm.losses import DSH_LOSS_WEIGHTS, ES_LOSS_WEIGHTS, XYZ_LOSS_WEIGHTS
+
+    defaults = {"dsh": DSH_LOSS_WEIGHTS, "es": ES_LOSS_WEIGHTS, "xyz": XYZ_LOSS_WEIGHTS}[model]
+    weights = dict(defaults)
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in defaults or not value:
+            raise ValueError(f"--loss-weights {item!r}: expected NAME=VALUE with NAME one of {', '.join(defaults)}.")
+        weights[key] = float(value)
+    if model == "xyz":
+        if weights["xyz_class"] != XYZ_LOSS_WEIGHTS["xyz_class"]:
+            raise ValueError("--loss-weights: for xyz only xyz_offset (the position loss weight) can be changed.")
+        return {"position_weight": weights["xyz_offset"]}
+    return {"loss_weights": weights}
 
 
 def make_strategy(kind: str):
@@ -435,7 +465,7 @@ def main(argv=None) -> int:
             model = keras.models.load_model(out / "last.keras")
         else:
             model = afm.from_preset(recipe.preset)
-            getattr(afm, recipe.compile)(model, lr=args.lr)
+            getattr(afm, recipe.compile)(model, lr=args.lr, **(args.loss_weights or {}))
     if resume:
         print(f"resuming {args.model} from {out / 'last.keras'} after epoch {state['epoch']}", file=sys.stderr)
     else:
