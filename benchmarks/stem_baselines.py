@@ -148,7 +148,7 @@ def main(argv=None) -> dict:
         "poly3 pixel+blur": PolynomialBaseline(3, blur=True).fit(train).predict,
     }
     for path in args.model:
-        rows[f"model {path.name}"] = model_predictor(path, args.multiple)
+        rows[f"model {path.stem}"] = model_predictor(path, args.multiple)
     results = {name: evaluate(fn, test) for name, fn in rows.items()}
 
     print(f"Pt-Mo5 test pairs {stem_pairs.TEST_INDICES}, trained on {stem_pairs.TRAIN_INDICES}; images / max")
@@ -159,6 +159,27 @@ def main(argv=None) -> dict:
         print(
             f"{name:34s} {m['nrmse_mean']:10.4f} {m['nrmse_std']:9.4f} {m['one_minus_r2']:8.4f} "
             f"{p['nrmse_std']:16.4f} {p['one_minus_r2']:12.4f} {r['legacy_score']:7.4f}"
+        )
+    conv_nrmse = results["convolution"]["mean"]["nrmse_mean"]
+    best_name = min(
+        (n for n in results if not n.startswith("model ") and "oracle" not in n),
+        key=lambda n: results[n]["mean"]["nrmse_mean"],
+    )
+    best_nrmse = results[best_name]["mean"]["nrmse_mean"]
+    targets = {}
+    for name in (n for n in results if n.startswith("model ")):
+        m = results[name]["mean"]
+        met = {
+            "ratio_to_convolution": m["nrmse_mean"] / conv_nrmse,
+            "ratio_to_best_regression": m["nrmse_mean"] / best_nrmse,
+            "half_of_convolution": m["nrmse_mean"] <= 0.5 * conv_nrmse,
+            "below_best_regression": m["nrmse_mean"] < best_nrmse,
+        }
+        targets[name] = met
+        print(
+            f"{name}: RMSE/mean {m['nrmse_mean']:.4f} = {met['ratio_to_convolution']:.2f} x convolution (target <= 0.5: "
+            f"{'met' if met['half_of_convolution'] else 'NOT met'}), {met['ratio_to_best_regression']:.2f} x "
+            f"{best_name} (target < 1: {'met' if met['below_best_regression'] else 'NOT met'})"
         )
     repro = 1.0 - float(np.mean(raw_legacy))
     print(f"legacy score of the raw convolution on pairs 1-19: {repro:.6f} (source: 0.420988)")
@@ -171,6 +192,7 @@ def main(argv=None) -> dict:
         "linear_fit_train": {"a": a, "b": b},
         "legacy_reproduction_pairs_1_19": {"ours": repro, "source": 0.42098796707235264},
         "results": results,
+        "targets": {"best_regression": best_name, "models": targets},
         "machine": {"python": platform.python_version(), "numpy": np.__version__},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

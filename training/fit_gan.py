@@ -239,6 +239,8 @@ def main(argv=None) -> int:
         initial_epoch=state["epoch"],
         steps_per_epoch=args.steps_per_epoch,
         validation_data=val,
+        validation_steps=args.val_steps if val is not None else None,
+        shuffle=False,
         callbacks=[checkpoint_callback(args, gan, state)],
         verbose=args.verbose,
     )

@@ -1,0 +1,198 @@
+"""AFM style translation (CycleGAN simulated <-> real) judged by a "machine expert" and by cycle consistency.
+
+    python benchmarks/afm_style.py --g-ab zoo/cyclegan_afm_sim2exp/cyclegan_afm_sim2exp.keras \\
+        --g-ba zoo/cyclegan_afm_exp2sim/cyclegan_afm_exp2sim.keras
+
+1. The expert (``keras_spm.models.gan.expert``, a 4-block CNN) is trained to tell real from simulated crops
+   on the ``expert`` split of ``keras_spm.datasets.afm_style`` (image series never shown to the GAN), itself
+   split by series into "fit" (75 %) and "val" (25 %); its val accuracy is reported per class.
+2. On the ``gan_test`` split (seen by neither network) it scores the raw simulated images (target: >= 95 %
+   called simulated), the raw real images, the simulated images translated to real style by ``g_ab``
+   (target: >= 50 % called real) and the real images translated to simulated style by ``g_ba``.
+3. Cycle consistency: SSIM (data range 2, images in [-1, 1]) of ``g_ba(g_ab(x))`` against ``x`` for the
+   simulated test images (target >= 0.9), and of ``g_ab(g_ba(y))`` against ``y`` for the real ones.
+
+Every image the expert sees, raw or translated, is min/max scaled to [-1, 1] first (as the loaders scale
+real and simulated images), so the expert cannot key on the value range of the tanh output. Generators run
+on whole images; sides that are not multiples of 4 are reflection-padded and cropped back.
+Prints the figures, writes ``benchmarks/results/afm_style.json`` and the figure ``afm_style.png``
+(rows: simulated input, translated to real, reconstructed; real input, translated to simulated,
+reconstructed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from keras_spm.datasets import afm_style  # noqa: E402
+from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+ZOO = ROOT / "zoo"
+
+
+def translate(generator, images: list[np.ndarray], multiple: int = 4) -> list[np.ndarray]:
+    """Run a generator on whole 2-D images in [-1, 1], padding each side to ``multiple`` and cropping back."""
+    out = []
+    for img in images:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # padding is expected for odd-sized real images
+            padded, box = pad_to_multiple(img, multiple)
+        y = generator.predict(padded[None, ..., None].astype(np.float32), verbose=0)[0, ..., 0]
+        out.append(crop_back(y, box))
+    return out
+
+
+def minmax(images: list[np.ndarray]) -> list[np.ndarray]:
+    return [afm_style.normalize(im) for im in images]
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a.astype(np.float64), b.astype(np.float64), data_range=2.0))
+
+
+def save_figure(path: Path, rows: list[list[np.ndarray]], labels: list[str], size: int = 160) -> None:
+    """A grid of images (each min/max scaled and resized to ``size``), one labelled row per list."""
+    from PIL import Image, ImageDraw
+
+    pad = 4
+    n_cols = max(len(r) for r in rows)
+    label_w = 150
+    canvas = Image.new("L", (label_w + n_cols * (size + pad), len(rows) * (size + pad)), 255)
+    draw = ImageDraw.Draw(canvas)
+    for r, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        y0 = r * (size + pad)
+        draw.text((4, y0 + size // 2 - 6), label, fill=0)
+        for c, img in enumerate(row):
+            u8 = ((afm_style.normalize(img) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+            tile = Image.fromarray(u8).resize((size, size), Image.BILINEAR)
+            canvas.paste(tile, (label_w + c * (size + pad), y0))
+    canvas.save(path)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--g-ab", type=Path, default=ZOO / "cyclegan_afm_sim2exp" / "cyclegan_afm_sim2exp.keras")
+    parser.add_argument("--g-ba", type=Path, default=ZOO / "cyclegan_afm_exp2sim" / "cyclegan_afm_exp2sim.keras")
+    parser.add_argument("--root", type=Path, default=afm_style.default_root())
+    parser.add_argument("--expert-steps", type=int, default=600)
+    parser.add_argument("--expert", type=Path, default=None, help="load/save the trained expert here (cache)")
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="afm_style", help="results/<name>.json and results/<name>.png")
+    parser.add_argument("--figure-columns", type=int, default=6)
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from keras_spm.models.gan import load_generator
+    from keras_spm.models.gan.expert import prob_real, train_expert
+
+    expert_paths = {d: afm_style.split_paths(d, "expert", args.root) for d in afm_style.DOMAINS}
+    parts = {d: afm_style.split_by_series(p, {"fit": 0.75, "val": 0.25}) for d, p in expert_paths.items()}
+    load = afm_style.load_images
+    t0 = time.perf_counter()
+    if args.expert is not None and args.expert.is_file():
+        expert = keras.saving.load_model(args.expert, compile=False)
+        print(f"expert loaded from {args.expert}")
+    else:
+        expert = train_expert(
+            load(parts["sim"]["fit"]), load(parts["real"]["fit"]), args.expert_steps, crop=args.crop, seed=args.seed
+        )
+        if args.expert is not None:
+            args.expert.parent.mkdir(parents=True, exist_ok=True)
+            expert.save(args.expert)
+    expert_seconds = time.perf_counter() - t0
+
+    def called_real(images):
+        return prob_real(expert, minmax(images), args.crop) > 0.5
+
+    val = {
+        "sim_called_sim": float(np.mean(~called_real(load(parts["sim"]["val"])))),
+        "real_called_real": float(np.mean(called_real(load(parts["real"]["val"])))),
+        "n_sim": len(parts["sim"]["val"]),
+        "n_real": len(parts["real"]["val"]),
+    }
+
+    sim = load(afm_style.split_paths("sim", "gan_test", args.root))
+    real = load(afm_style.split_paths("real", "gan_test", args.root))
+    g_ab = load_generator(args.g_ab, input_shape=(None, None, 1))
+    g_ba = load_generator(args.g_ba, input_shape=(None, None, 1))
+    t0 = time.perf_counter()
+    sim2real = translate(g_ab, sim)
+    sim_cycle = translate(g_ba, sim2real)
+    real2sim = translate(g_ba, real)
+    real_cycle = translate(g_ab, real2sim)
+    translate_seconds = (time.perf_counter() - t0) / (2 * (len(sim) + len(real)))
+
+    results = {
+        "expert_val": val,
+        "raw_sim_called_sim": float(np.mean(~called_real(sim))),
+        "raw_real_called_real": float(np.mean(called_real(real))),
+        "sim2real_called_real": float(np.mean(called_real(sim2real))),
+        "real2sim_called_sim": float(np.mean(~called_real(real2sim))),
+        "cycle_ssim_sim": float(np.mean([ssim(a, b) for a, b in zip(sim, sim_cycle, strict=True)])),
+        "cycle_ssim_real": float(np.mean([ssim(a, b) for a, b in zip(real, real_cycle, strict=True)])),
+        "translation_ssim_sim": float(np.mean([ssim(a, b) for a, b in zip(sim, sim2real, strict=True)])),
+        "n_test_sim": len(sim),
+        "n_test_real": len(real),
+        "targets": {"raw_sim_called_sim": ">= 0.95", "sim2real_called_real": ">= 0.5", "cycle_ssim_sim": ">= 0.9"},
+        "expert": {"steps": args.expert_steps, "crop": args.crop, "seconds": expert_seconds},
+        "generator_seconds_per_image": translate_seconds,
+        "generators": {"g_ab": str(args.g_ab), "g_ba": str(args.g_ba)},
+    }
+    print(
+        f"expert val (series held out): sim called sim {val['sim_called_sim']:.3f} (n={val['n_sim']}), "
+        f"real called real {val['real_called_real']:.3f} (n={val['n_real']})"
+    )
+    print(f"gan_test: {len(sim)} simulated, {len(real)} real images")
+    for key in (
+        "raw_sim_called_sim",
+        "raw_real_called_real",
+        "sim2real_called_real",
+        "real2sim_called_sim",
+        "cycle_ssim_sim",
+        "cycle_ssim_real",
+        "translation_ssim_sim",
+    ):
+        target = results["targets"].get(key, "")
+        print(f"  {key:24s} {results[key]:.3f}  {('target ' + target) if target else ''}")
+
+    rng = np.random.default_rng(args.seed)
+    n = args.figure_columns
+    si = sorted(rng.choice(len(sim), min(n, len(sim)), replace=False))
+    ri = sorted(rng.choice(len(real), min(n, len(real)), replace=False))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    figure = RESULTS / f"{args.name}.png"
+    save_figure(
+        figure,
+        [
+            [sim[i] for i in si],
+            [sim2real[i] for i in si],
+            [sim_cycle[i] for i in si],
+            [real[i] for i in ri],
+            [real2sim[i] for i in ri],
+            [real_cycle[i] for i in ri],
+        ],
+        ["simulated", "sim -> real", "sim -> real -> sim", "real", "real -> sim", "real -> sim -> real"],
+    )
+    out = RESULTS / f"{args.name}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out} and {figure}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""training/fit_gan.py: a few steps of each GAN on tiny crops of the shared data, checkpoints, resume, bad options."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+
+import fit_gan  # noqa: E402
+
+TINY_P2P = ["--filters", "4", "--num-downs", "5", "--d-filters", "4", "--d-layers", "2", "--crop", "32"]
+TINY_CYC = ["--filters", "4", "--n-blocks", "1", "--d-filters", "4", "--d-layers", "2", "--crop", "32"]
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_pix2pix_trains_checkpoints_and_resumes(shared_data, tmp_path, capsys):
+    from keras_spm.models.gan import load_generator
+
+    root = str(shared_data / "stem" / "pt_mo5")
+    argv = ["--model", "pix2pix", *TINY_P2P, "--steps-per-epoch", "2", "--batch-size", "2", "--data-root", root]
+    out = tmp_path / "p2p"
+    assert fit_gan.main([*argv, "--epochs", "2", "--out", str(out), "--verbose", "0"]) == 0
+    for name in ("state.weights.h5", "last.keras", "best.keras", "history.csv", "state.json"):
+        assert (out / name).is_file(), name
+    assert [int(r["epoch"]) for r in rows(out / "history.csv")] == [1, 2]
+    assert all(np.isfinite(float(r["l1_loss"])) for r in rows(out / "history.csv"))
+    state = json.loads((out / "state.json").read_text())
+    assert state["epoch"] == 2 and state["monitor"] == "l1_loss" and state["config"]["filters"] == 4
+
+    assert fit_gan.main([*argv, "--epochs", "3", "--out", str(out), "--verbose", "0"]) == 0
+    assert "resuming pix2pix after epoch 2 (step 4)" in capsys.readouterr().out
+    assert [int(r["epoch"]) for r in rows(out / "history.csv")] == [1, 2, 3]
+    generator = load_generator(out / "last.keras", input_shape=(None, None, 1))  # whole images, stride 32
+    y = generator.predict(np.zeros((1, 64, 96, 1), np.float32), verbose=0)
+    assert y.shape == (1, 64, 96, 1) and np.all(np.abs(y) <= 1)
+
+    with pytest.raises(SystemExit, match="other settings .*filters"):
+        fit_gan.main([*argv, "--epochs", "4", "--out", str(out), "--filters", "8"])
+    assert fit_gan.main([*argv, "--epochs", "3", "--out", str(out)]) == 0  # already done: nothing to train
+    assert "already done" in capsys.readouterr().out
+
+
+def test_cyclegan_trains_with_validation_and_extra_sim(shared_data, tmp_path):
+    from keras_spm.models.gan import load_generator
+
+    extra = tmp_path / "own_sim"
+    extra.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        np.save(extra / f"mol.{k:02d}.npy", rng.normal(size=(40, 40)).astype(np.float32))
+    out = tmp_path / "cyc"
+    argv = ["--model", "cyclegan", *TINY_CYC, "--steps-per-epoch", "2", "--val-steps", "2", "--pool-size", "2"]
+    argv += ["--data-root", str(shared_data / "afm-exp"), "--extra-sim", str(extra), "--epochs", "1"]
+    assert fit_gan.main([*argv, "--out", str(out), "--verbose", "0"]) == 0
+    (row,) = rows(out / "history.csv")
+    assert np.isfinite(float(row["val_cycle_loss"])) and np.isfinite(float(row["g_loss"]))
+    for kind in ("last", "best"):
+        for direction in ("g_ab", "g_ba"):
+            g = load_generator(out / f"{kind}_{direction}.keras", input_shape=(None, None, 1))
+            assert g.predict(np.zeros((1, 36, 44, 1), np.float32), verbose=0).shape == (1, 36, 44, 1)
+
+
+def test_bad_options_name_the_fix(tmp_path):
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "pix2pix", "--crop", "100", "--num-downs", "6", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "cyclegan", "--crop", "130", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "dsh", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "cyclegan", "--steps-per-epoch", "0", "--out", str(tmp_path)])
+    args = fit_gan.parse_args(["--model", "cyclegan", "--out", str(tmp_path)])
+    assert args.batch_size == 1 and args.crop == 128
+    assert fit_gan.parse_args(["--model", "pix2pix", "--out", str(tmp_path)]).batch_size == 4
