@@ -419,8 +419,12 @@ def default_data_dir() -> Path:
 
 
 def _group(name: str) -> str:
-    """Series key of a file: ``Ying_Jiang_2_1_7.png`` -> ``Ying_Jiang_2_1`` (one scene at several heights)."""
-    return re.sub(r"_\d+$", "", Path(name).stem)
+    """Series key of a file: ``Ying_Jiang_2_1_7.png`` -> ``Ying_Jiang_2_1``, simulated ``12.07.png`` -> ``sim12``
+    (one scene at several heights)."""
+    stem = Path(name).stem
+    if re.fullmatch(r"\d+\.\d+", stem):
+        return "sim" + stem.split(".")[0]
+    return re.sub(r"_\d+$", "", stem)
 
 
 def split_of(name: str) -> str:
@@ -439,6 +443,7 @@ def clean_surfaces(
     data_dir: str | Path | None = None,
     png_pixel_size: float = 0.02,
     png_height_range: float = 0.2,
+    simulated: bool = False,
 ) -> list[Surface]:
     """The real clean surfaces of ``split`` ("train", "val", "test" or "all"), as float height maps in nm.
 
@@ -447,6 +452,9 @@ def clean_surfaces(
       (defaults: a 512 px image spans ~10 nm, features ~0.2 nm high, typical of these scans).
     * ``spm-files/PTO_110_Virgin0001.gwy``: the calibrated ``HeightRetrace`` channel (10 um, 256 px),
       read with ``gwyfile``, in nm, minimum set to 0.
+
+    * with ``simulated=True`` also ``afm-exp/ppafm_simulated/*.png``: 630 noise-free Probe-Particle-Model
+      images (42 structures x 15 tip heights, 256 px), scaled like the real PNGs and split by structure.
 
     Held out by image series (:func:`split_of`).
     """
@@ -469,6 +477,16 @@ def clean_surfaces(
                 continue
             grey = np.asarray(Image.open(f).convert("L"), dtype=np.float64)
             out.append(Surface(f.stem, grey / 255.0 * png_height_range, png_pixel_size, "nm", False))
+    sim_dir = root / "afm-exp" / "ppafm_simulated"
+    if simulated and sim_dir.is_dir():
+        from PIL import Image
+
+        for f in sorted(sim_dir.glob("*.png")):
+            if split != "all" and split_of(f.name) != split:
+                continue
+            grey = np.asarray(Image.open(f).convert("L"), dtype=np.float64)
+            if np.ptp(grey) > 0:
+                out.append(Surface(f"sim_{f.stem}", grey / 255.0 * png_height_range, png_pixel_size, "nm", False))
     if gwy.is_file() and (split == "all" or split_of(gwy.name) == split):
         out.append(_read_gwy_height(gwy))
     return out

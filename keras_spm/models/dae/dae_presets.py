@@ -36,6 +36,15 @@ PRESETS: dict[str, dict] = {
         "kwargs": {},
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
     },
+    "dae_skip_lite": {
+        "description": "Model 3 at half width (16-32-64-128-212, ~1.7M parameters, 6.8 MB): the zoo-sized U-Net "
+        "with skips; MAE + SSIM + image-gradient loss.",
+        "params": 1_686_337,
+        "stride": 16,
+        "builder": "skip_dae",
+        "kwargs": {"filters": (16, 32, 64, 128, 212), "name": "skip_dae_lite"},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+    },
 }
 
 

@@ -56,3 +56,33 @@ def test_training_steps_reduce_loss_and_save_load(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert loaded.loss.get_config() == loss.get_config()
+
+
+def test_b0_half_fits_the_zoo_and_border_weighted_loss():
+    from keras_spm.models.effunet import BorderWeightedLoss
+
+    model = efficientnet_unet("b0_half", input_shape=(128, 128, 1), decoder_filters=(96, 64, 32, 16, 16))
+    assert model.count_params() == 1_846_614  # 7.4 MB of float32 weights: within the zoo's ~10 MB
+    y = keras.utils.to_categorical(np.random.default_rng(0).integers(0, 3, (2, 8, 8)), 3)
+    loss = BorderWeightedLoss()
+    assert float(loss(y, y)) == pytest.approx(0.0, abs=1e-5)
+    uniform = np.full_like(y, 1 / 3)
+    # focal part with Dice off: the same per-pixel value everywhere, so the weighting cancels in the weighted mean
+    assert float(BorderWeightedLoss(dice_weight=0.0)(y, uniform)) == pytest.approx(
+        0.25 * (2 / 3) ** 2 * np.log(3), rel=1e-4
+    )
+    # half border, half background pixels: the same mistake costs 4x more on border pixels (0.8 vs 0.2)
+    cls = np.zeros((1, 4, 4), int) + 2
+    cls[:, :2] = 1
+    truth = keras.utils.to_categorical(cls, 3)
+    soft = 0.85 * truth + 0.05  # rows sum to 1: p = 0.9 on the true class
+    wrong_border, wrong_bg = soft.copy(), soft.copy()
+    wrong_border[:, :2] = soft[:, 2:]  # predicts background on the border rows
+    wrong_bg[:, 2:] = soft[:, :2]  # predicts border on the background rows
+    focal = BorderWeightedLoss(dice_weight=0.0)
+    fw = 0.25 * 0.95**2 * -np.log(0.05)  # focal value of a wrong pixel, p_true = 0.05
+    fr = 0.25 * 0.1**2 * -np.log(0.9)  # of a right pixel
+    assert float(focal(truth, wrong_border)) == pytest.approx(0.8 * fw + 0.2 * fr, rel=1e-4)
+    assert float(focal(truth, wrong_bg)) == pytest.approx(0.2 * fw + 0.8 * fr, rel=1e-4)
+    again = BorderWeightedLoss.from_config(BorderWeightedLoss(0.7, 0.3).get_config())
+    assert (again.border_weight, again.other_weight) == (0.7, 0.3)

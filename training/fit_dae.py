@@ -1,0 +1,140 @@
+"""Train a tip-artifact denoising autoencoder (keras_spm.models.dae) on tip-dilated clean AFM surfaces.
+
+    python training/fit.py --model dae --variant skip_lite --epochs 30 --steps-per-epoch 60 --out /work/runs/dae
+    python training/fit_dae.py --model dae --variant compact --epochs 2 --train-pairs 64 --out /tmp/dae_tiny
+
+Clean surfaces: the real nc-AFM images and the .gwy height channel of the shared data
+(:func:`keras_spm.sim.tip.clean_surfaces`, held out by image series), plus with ``--simulated`` the
+Probe-Particle-Model images, training split only. ``--train-pairs`` (corrupted, clean) patches are made once
+with :func:`keras_spm.models.dae.restore.make_pairs` (random blunt / double tips, noise, scan-line defects)
+and kept in ``--out/pairs.npz``, so a resumed run trains on the same data; validation pairs come from the
+real validation surfaces only. Each epoch writes ``last.keras``, ``best.keras`` (lowest ``val_loss``),
+``history.csv`` and ``state.json`` atomically (``training/fit.py``'s callback); rerunning the same command
+resumes. ``--time-limit`` (minutes) ends training cleanly after the epoch that crosses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+VARIANTS = {"residual": "dae_residual", "compact": "dae_compact", "skip": "dae_skip", "skip_lite": "dae_skip_lite"}
+
+
+def parse_args(argv) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="training/fit_dae.py", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="dae", choices=("dae",))
+    p.add_argument("--variant", default="skip_lite", choices=sorted(VARIANTS))
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the pairs")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patch", type=int, default=96, help="training patch size (pixels)")
+    p.add_argument("--train-pairs", type=int, default=2048)
+    p.add_argument("--val-pairs", type=int, default=64)
+    p.add_argument("--simulated", action="store_true", help="also train on the ppafm-simulated surfaces")
+    p.add_argument("--time-limit", type=float, default=None, help="stop after the epoch passing this many minutes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--pairs", type=Path, default=None, help="pairs cache to share between runs (default: OUT/pairs.npz)"
+    )
+    p.add_argument("--data-dir", type=Path, default=None, help="shared data folder (default: <repo>/../shared/data)")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    stride = 16
+    if args.patch % stride:
+        p.error(f"--patch must be a multiple of {stride} (the networks' down-sampling), got {args.patch}.")
+    if args.train_pairs < args.batch_size:
+        p.error(f"--train-pairs ({args.train_pairs}) must be >= --batch-size ({args.batch_size}).")
+    return args
+
+
+def load_pairs(args) -> tuple:
+    """Training and validation pairs, made once and cached in ``--out/pairs.npz``."""
+    import numpy as np
+
+    cache = args.pairs or args.out / "pairs.npz"
+    if cache.exists():
+        d = np.load(cache)
+        if d["x"].shape[0] == args.train_pairs and d["x"].shape[1] == args.patch:
+            return d["x"], d["y"], d["vx"], d["vy"]
+    from keras_spm.models.dae.restore import make_pairs
+    from keras_spm.sim.tip import clean_surfaces
+
+    t0 = time.perf_counter()
+    train = clean_surfaces("train", args.data_dir, simulated=args.simulated)
+    val = clean_surfaces("val", args.data_dir)
+    x, y = make_pairs(train, args.train_pairs, args.patch, np.random.default_rng(args.seed), crops_per_corruption=12)
+    vx, vy = make_pairs(val, args.val_pairs, args.patch, np.random.default_rng(12345), crops_per_corruption=4)
+    print(f"made {len(x)} training / {len(vx)} validation pairs in {time.perf_counter() - t0:.0f} s", flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.stem + ".tmp.npz")
+    np.savez(tmp, x=x, y=y, vx=vx, vy=vy)
+    tmp.replace(cache)
+    return x, y, vx, vy
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    import json
+
+    import keras
+    import tensorflow as tf
+    from fit import make_checkpoint_callback, write_json
+
+    from keras_spm.models import dae
+
+    x, y, vx, vy = load_pairs(args)
+    preset = VARIANTS[args.variant]
+    state_path = args.out / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    epoch0 = int(state.get("epoch", 0))
+    if epoch0 >= args.epochs:
+        print(f"{args.out} already has {epoch0} epochs; nothing to do.")
+        return 0
+    steps = args.steps_per_epoch or max(1, len(x) // args.batch_size)
+    if epoch0 and (args.out / "last.keras").exists():
+        model = keras.models.load_model(args.out / "last.keras")
+        print(f"resuming {args.out} after epoch {epoch0}", flush=True)
+    else:
+        keras.utils.set_random_seed(args.seed)
+        model = dae.from_preset(preset)
+        schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=dae.preset_loss(preset), metrics=["mae"])
+        state = {"variant": args.variant, "preset": preset, "params": model.count_params()}
+        write_json(state_path, state)
+    ds = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=args.seed + epoch0, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(args.batch_size, drop_remainder=True)
+        .prefetch(2)
+    )
+    val = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(args.batch_size)
+    started = time.perf_counter()
+
+    class TimeLimit(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if args.time_limit is not None and time.perf_counter() - started > 60 * args.time_limit:
+                print(f"time limit of {args.time_limit} min reached after epoch {epoch + 1}", flush=True)
+                self.model.stop_training = True
+
+    model.fit(
+        ds,
+        validation_data=val,
+        epochs=args.epochs,
+        initial_epoch=epoch0,
+        steps_per_epoch=steps,
+        callbacks=[make_checkpoint_callback(args.out, state, True), TimeLimit()],
+        verbose=2 if not sys.stdout.isatty() else 1,
+    )
+    print(f"done: {args.out} (best val_loss {state.get('best_val_loss', float('nan')):.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())
