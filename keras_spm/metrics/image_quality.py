@@ -90,6 +90,8 @@ def vif(reference, distorted, data_range: float) -> float:
     ref, dist, dr = _check_pair(reference, distorted, data_range)
     if min(ref.shape) < VIF_MIN_SIZE:
         raise ValueError(f"VIF needs images >= {VIF_MIN_SIZE} px a side (4 scales, 17 px window), got {ref.shape}.")
+    if np.ptp(ref) == 0:  # checked up front: E[x^2] - E[x]^2 of a large constant rounds to a tiny positive value
+        raise ValueError("VIF is undefined for a constant reference image (it carries no information).")
     scale = 255.0 / dr
     ref, dist = ref * scale, dist * scale
     num = den = 0.0

@@ -69,3 +69,18 @@ def test_psnr_and_ssim():
     assert set(q) == {"psnr", "ssim", "vif"} and q["psnr"] == pytest.approx(psnr(x, y, np.ptp(x)))
     with pytest.raises(ValueError, match="11 px"):
         ssim(x[:8, :8], y[:8, :8], 255)
+
+
+def test_constant_images_edge_cases():
+    """Featureless images: PSNR and SSIM stay defined, VIF and the default data_range do not."""
+    c = np.full((64, 64), 7.0)
+    assert psnr(c, c, 1.0) == float("inf")
+    assert psnr(c, c + 0.1, 1.0) == pytest.approx(20.0)  # 10 log10(1 / 0.01)
+    assert ssim(c, c, 1.0) == pytest.approx(1.0)
+    # constant vs constant at another level: only the luminance term differs, (2 ab + C1) / (a^2 + b^2 + C1)
+    c1 = (0.01 * 10.0) ** 2
+    assert ssim(c, c + 1.0, 10.0) == pytest.approx((2 * 7 * 8 + c1) / (49 + 64 + c1))
+    with pytest.raises(ValueError, match="constant reference"):
+        vif(c, c, 1.0)
+    with pytest.raises(ValueError, match="data_range"):
+        image_quality(c, c)  # the default data_range (the reference's ptp) is 0

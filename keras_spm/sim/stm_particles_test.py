@@ -78,3 +78,11 @@ def test_bad_input():
         S.watershed_instances(np.zeros((8, 8, 2)))
     with pytest.raises(ValueError, match="2D"):
         S.class_map(np.zeros((4, 4, 1), int))
+
+
+def test_empty_scene_gives_empty_masks_and_no_instances():
+    d = S.simulate_stm_particles(np.random.default_rng(0), S.ParticleConfig(size=64, n_particles=(0, 0)))
+    assert d["particles"] == [] and d["labels"].max() == 0 and np.all(d["classes"] == 2)
+    probs = S.one_hot(d["classes"])
+    assert S.watershed_instances(probs).max() == 0
+    assert S.match_instances(np.zeros((8, 8), int), np.zeros((8, 8), int))["f1"] == 1.0  # nothing to find, none found

@@ -179,3 +179,26 @@ def test_clean_surfaces_real_data():
     assert len(gwy) == 1 and gwy[0].height.shape == (256, 256)
     assert gwy[0].pixel_size == pytest.approx(1e4 / 255, rel=1e-6)  # 10.04 um / 256 px, in nm
     assert 50 < np.ptp(gwy[0].height) < 500  # ~125 nm of topography
+
+
+def test_tip_larger_than_image_is_defined():
+    """A tip array wider than the image still follows the definition (edge pixels repeated, mode="nearest")."""
+    rng = np.random.default_rng(5)
+    s = rng.normal(size=(6, 7))
+    tip = T.parabolic_tip(2.0, 1.0, size=11)  # 11 px tip on a 6 x 7 image
+    img = T.simulate_scan(s, tip)
+    padded = np.pad(s, 5, mode="edge")
+    brute = np.full(s.shape, -np.inf)
+    for i in range(-5, 6):
+        for j in range(-5, 6):  # image(x) = max_u [s(x + u) + P(u)], P indexed from its centre
+            brute = np.maximum(brute, padded[5 + i : 11 + i, 5 + j : 12 + j] + tip.height[5 + i, 5 + j])
+    np.testing.assert_allclose(img, brute, atol=1e-12)
+    rec = T.reconstruct_surface(img, tip)
+    assert rec.shape == s.shape and np.all(rec >= s - 1e-9) and np.all(rec <= img + 1e-9)
+    with pytest.raises(ValueError, match="too small"):
+        T.blind_tip_estimate(img, 1.0, size=11)
+
+
+def test_simulated_and_real_series_keys():
+    assert T._group("12.07.png") == "sim12" and T._group("12.14.png") == "sim12"
+    assert T.split_of("12.07.png") == T.split_of("12.00.png")
