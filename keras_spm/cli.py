@@ -3,6 +3,7 @@
     keras-spm zoo list
     keras-spm predict dsh_heavy ../shared/data/spm-files/nanonis_stack/ -o out/
     keras-spm predict dsh_light scan_*.sxm --channel Frequency_Shift -o out/
+    keras-spm predict es CO=co_series/ Xe=xe_series/ -o out/      # two-tip models: one TIP=PATH per tip
 
 ``predict`` reads the input (a constant-height ``.sxm`` series or folder, a ``.3ds`` grid, an
 ``.npz`` stack), resamples it to the model's grid (saying what it did), standardises each
@@ -35,6 +36,23 @@ def read_stack(inputs: list[str], channel: str, direction: str):
             raise SystemExit(f"{paths[0]} holds a single image, not a stack of constant-height slices.")
         return data
     return io.assemble_stack(paths, channel=channel, direction=direction)
+
+
+def split_by_tip(inputs: list[str], tips: list[str]) -> dict[str, list[str]]:
+    """``["CO=a/", "Xe=b/"]`` -> ``{"CO": ["a/"], "Xe": ["b/"]}`` for a model with one input per tip."""
+    usage = f"this model takes one stack per tip ({', '.join(tips)}): give them as " + " ".join(
+        f"{t}=PATH" for t in tips
+    )
+    grouped: dict[str, list[str]] = {t: [] for t in tips}
+    for item in inputs:
+        tip, sep, path = item.partition("=")
+        if not sep or tip not in grouped or not path:
+            raise SystemExit(f"{item!r}: {usage} (PATH a folder or file; repeat TIP=FILE for a series).")
+        grouped[tip].append(path)
+    missing = [t for t, paths in grouped.items() if not paths]
+    if missing:
+        raise SystemExit(f"no input for tip {', '.join(missing)}: {usage}.")
+    return grouped
 
 
 def plot_prediction(stack: np.ndarray, maps: dict, pixel_size: float, title: str, path: Path) -> None:
@@ -79,19 +97,26 @@ def predict(args) -> int:
     from . import io, zoo
     from .models.afm import check_stack, standardize_stack
 
-    stack = read_stack(args.inputs, args.channel, args.direction)
     model = zoo.load(args.model)
-    shape = model.inputs[0].shape
-    resampled = io.resample_to_model(stack, shape=(shape[1], shape[2]), n_slices=shape[3])
-    for line in [*stack.notes, *resampled.report]:
-        print(f"  {line}", file=sys.stderr)
-    x = standardize_stack(check_stack(resampled.data, n_slices=shape[3], image_size=(shape[1], shape[2])))
-    maps = {k: np.asarray(v)[0] for k, v in model(x, training=False).items()}
+    names = [t.name.split(":")[0] for t in model.inputs]
+    groups = {names[0]: args.inputs} if len(names) == 1 else split_by_tip(args.inputs, names)
+    stacks, x = {}, {}
+    for name, paths in groups.items():
+        stack = read_stack(paths, args.channel, args.direction)
+        shape = model.inputs[names.index(name)].shape
+        resampled = io.resample_to_model(stack, shape=(shape[1], shape[2]), n_slices=shape[3])
+        for line in [*stack.notes, *resampled.report]:
+            print(f"  {name + ': ' if len(names) > 1 else ''}{line}", file=sys.stderr)
+        stacks[name] = resampled.data
+        x[name] = standardize_stack(check_stack(resampled.data, n_slices=shape[3], image_size=(shape[1], shape[2])))
+    maps = {k: np.asarray(v)[0] for k, v in model(x if len(names) > 1 else x[names[0]], training=False).items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = Path(args.inputs[0]).stem or "input"
-    np.savez_compressed(out / f"{stem}_maps.npz", input=resampled.data, **maps)
-    plot_prediction(resampled.data, maps, 0.125, f"{args.model} on {args.inputs[0]}", out / f"{stem}_prediction.png")
+    first = groups[names[0]][0]
+    stem = Path(first.rstrip("/")).stem or "input"
+    inputs = {"input": stacks[names[0]]} if len(names) == 1 else {f"input_{k}": v for k, v in stacks.items()}
+    np.savez_compressed(out / f"{stem}_maps.npz", **inputs, **maps)
+    plot_prediction(stacks[names[0]], maps, 0.125, f"{args.model} on {first}", out / f"{stem}_prediction.png")
     print(f"wrote {out / f'{stem}_maps.npz'} and {out / f'{stem}_prediction.png'}")
     return 0
 
@@ -112,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="run a zoo model on instrument files")
     p.add_argument("model", help="zoo model name (see `keras-spm zoo list`)")
-    p.add_argument("inputs", nargs="+", help="a folder or files of a constant-height series, a .3ds or .npz stack")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="a folder or files of a constant-height series, a .3ds or .npz stack; TIP=PATH per tip for two-tip models",
+    )
     p.add_argument("-o", "--out", default="prediction", help="output folder")
     p.add_argument("--channel", default="Frequency_Shift")
     p.add_argument("--direction", default="forward", choices=("forward", "backward"))
