@@ -48,3 +48,24 @@ def test_predict_bad_input_is_a_clear_error(shared_data, tmp_path):
     )
     assert result.returncode != 0 and "unsupported format" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_predict_two_tip_model_from_npz_stacks(tmp_path):
+    """es takes a CO and a Xe stack, given as TIP=PATH; a missing tip names the form it wants."""
+    from keras_spm import zoo
+
+    if "es" not in zoo.available():
+        pytest.skip("es is not in the zoo yet")
+    rng = np.random.default_rng(0)
+    for tip in ("CO", "Xe"):
+        data = rng.standard_normal((128, 128, 10)).astype("float32")
+        np.savez(tmp_path / f"{tip}.npz", data=data, lengthX=15.875, lengthY=15.875)
+    out = tmp_path / "out"
+    args = ["predict", "es", f"CO={tmp_path / 'CO.npz'}", f"Xe={tmp_path / 'Xe.npz'}", "-o", str(out)]
+    result = subprocess.run(CLI + args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    maps = np.load(out / "CO_maps.npz")
+    assert maps["input_CO"].shape == maps["input_Xe"].shape == (128, 128, 10)
+    assert maps["es"].shape == maps["height"].shape == (128, 128) and np.isfinite(maps["es"]).all()
+    result = subprocess.run(CLI + ["predict", "es", str(tmp_path / "CO.npz")], capture_output=True, text=True)
+    assert result.returncode != 0 and "CO=PATH Xe=PATH" in result.stderr and "Traceback" not in result.stderr
