@@ -13,7 +13,7 @@ distribution as training). Rows:
 * ``erosion, blind tip`` - the same with :func:`keras_spm.sim.tip.blind_tip_estimate` (7 px, 3 sweeps,
   threshold 2x the noise estimated from row differences): the realistic classic baseline;
 * one row per ``--model NAME=PATH``: a DAE checkpoint run on whole images with
-  :func:`keras_spm.models.dae.restore.restore`.
+  :func:`keras_spm.models.dae.restore.restore` (with ``--flips`` also averaged over the four flips).
 
 Metrics (keras_spm.metrics): PSNR (dB), SSIM and VIF against the clean surface, ``data_range`` = its
 peak-to-peak height, averaged over all cases. Prints the table, checks the issue's target (best DAE beats the
@@ -63,6 +63,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", action="append", default=[], help="NAME=PATH of a DAE .keras checkpoint")
     p.add_argument("--corruptions", type=int, default=2, help="random corruptions per test image")
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument(
+        "--flips", action="store_true", help="also score each DAE averaged over 4 flips (restore(flips=True))"
+    )
     p.add_argument("--no-blind", action="store_true", help="skip the (slow) blind tip estimation")
     p.add_argument("--out", type=Path, default=RESULTS / "tip_artifacts.json")
     args = p.parse_args(argv)
@@ -100,10 +103,11 @@ def main(argv=None) -> int:
             if not path:
                 p.error(f"--model needs NAME=PATH, got {spec!r}")
             model = keras.models.load_model(path, compile=False)
-            methods[name], outputs[name], seconds[name] = [], [], 0.0
-            for c in data:
-                t0 = time.perf_counter()
-                score(name, c, restore(model, c["bad"]), time.perf_counter() - t0)
+            for label, flips in [(name, False)] + ([(f"{name} + 4 flips", True)] if args.flips else []):
+                methods[label], outputs[label], seconds[label] = [], [], 0.0
+                for c in data:
+                    t0 = time.perf_counter()
+                    score(label, c, restore(model, c["bad"], flips=flips), time.perf_counter() - t0)
 
     table = {}
     print(

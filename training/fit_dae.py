@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         keras.utils.set_random_seed(args.seed)
         model = dae.from_preset(preset)
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=dae.preset_loss(preset), metrics=["mae"])
+        # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule), loss=dae.preset_loss(preset), metrics=["mae"], jit_compile=False
+        )
         state = {"variant": args.variant, "preset": preset, "params": model.count_params()}
         write_json(state_path, state)
     ds = (

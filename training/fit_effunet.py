@@ -146,7 +146,10 @@ def run_stage(args, stage: int, x, c, vx, vc, init=None) -> Path:
         lr = args.lr if stage == 1 else args.lr / 10
         schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, alpha=0.05)
         loss = FocalDiceLoss() if stage == 1 else BorderWeightedLoss(0.8, 0.2)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=["categorical_accuracy"])
+        # no XLA: on this CPU it is 3x slower per step (1.6 vs 0.5 s) and twice as slow to compile
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=["categorical_accuracy"], jit_compile=False
+        )
         state = {"stage": stage, "backbone": args.backbone, "params": model.count_params()}
         write_json(state_path, state)
     train, val = datasets(args, x, c, vx, vc, epoch0)

@@ -55,6 +55,7 @@ def test_untrained_residual_network_is_identity_and_restore_maps_back(name):
     out = R.restore(model, bad)
     assert out.shape == bad.shape
     np.testing.assert_allclose(out, bad, atol=1e-6 * np.ptp(bad) + 1e-9)
+    np.testing.assert_allclose(R.restore(model, bad, flips=True), bad, atol=1e-6 * np.ptp(bad) + 1e-9)
     with pytest.raises(ValueError, match="2D"):
         R.restore(model, bad[..., None])
 
