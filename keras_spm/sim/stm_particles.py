@@ -195,7 +195,8 @@ def watershed_instances(
     Markers: connected components (>= ``min_core`` px) of ``p_inside > inside_threshold``; flood
     ``1 - p_inside`` with ``skimage.segmentation.watershed`` inside the particle mask
     ``p_inside + p_border > mask_threshold``. Touching particles stay apart when the network
-    predicts a border band between their cores.
+    predicts a border band between their cores. Connected parts of the mask that hold no core (particles
+    smaller than the border band is wide) become instances of their own.
     """
     from skimage.segmentation import watershed
 
@@ -212,7 +213,12 @@ def watershed_instances(
         cores = cores * keep[cores]
         cores, _ = ndimage.label(cores > 0)
     mask = (inside + border) > mask_threshold
-    return watershed(1.0 - inside, markers=cores, mask=mask).astype(np.int32)
+    out = watershed(1.0 - inside, markers=cores, mask=mask).astype(np.int32)
+    # particles too small for an inside core (< ~2 border widths across) are all border: keep each such
+    # marker-less blob of the mask as one instance rather than dropping it
+    rest, _ = ndimage.label(mask & (out == 0))
+    out[rest > 0] = rest[rest > 0] + out.max()
+    return out
 
 
 def match_instances(pred: np.ndarray, true: np.ndarray, iou_threshold: float = 0.5) -> dict[str, float]:

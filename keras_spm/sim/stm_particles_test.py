@@ -86,3 +86,13 @@ def test_empty_scene_gives_empty_masks_and_no_instances():
     probs = S.one_hot(d["classes"])
     assert S.watershed_instances(probs).max() == 0
     assert S.match_instances(np.zeros((8, 8), int), np.zeros((8, 8), int))["f1"] == 1.0  # nothing to find, none found
+
+
+def test_watershed_keeps_particles_too_small_for_a_core():
+    labels = np.zeros((32, 32), int)
+    labels[4:7, 4:7] = 1  # 3 x 3: all border with border_px=2
+    labels[15:28, 15:28] = 2
+    classes = S.class_map(labels)
+    assert not ((classes == 0) & (labels == 1)).any()
+    inst = S.watershed_instances(S.one_hot(classes))
+    assert inst.max() == 2 and S.match_instances(inst, labels)["f1"] == 1.0
