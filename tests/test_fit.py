@@ -80,3 +80,18 @@ def test_loss_weights_override_and_bad_names(tmp_path):
         fit.parse_loss_weights("es", "disks=3")
     with pytest.raises(ValueError, match="only xyz_offset"):
         fit.parse_loss_weights("xyz", "xyz_class=2")
+
+
+def test_train_only_freezes_the_other_layers():
+    sys.path.insert(0, str(ROOT / "training"))
+    import fit
+
+    from keras_spm.models import afm
+
+    model = afm.dsh()
+    fit.freeze_all_but(model, ["spheres_", "height_"])
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert trainable and all(name.startswith(("spheres_", "height_")) for name in trainable)
+    assert len(model.non_trainable_weights) > 0
+    with pytest.raises(SystemExit, match="matches no layer"):
+        fit.freeze_all_but(afm.dsh(), ["nothing_"])

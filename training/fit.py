@@ -82,6 +82,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, default=None, help="fine-tune: start from these .keras weights")
     parser.add_argument(
+        "--train-only",
+        default=None,
+        help="comma-separated layer-name prefixes to train (e.g. spheres_,height_); all other layers are frozen",
+    )
+    parser.add_argument(
         "--loss-weights",
         default=None,
         help="override per-output loss weights, e.g. disks=60 (dsh, es) or xyz_offset=0.5 (xyz); others keep defaults",
@@ -423,6 +428,18 @@ def fit_distributed(
     callbacks.on_train_end()
 
 
+def freeze_all_but(model, prefixes: list[str]) -> None:
+    """Fine-tune part of a network: layers whose name starts with one of ``prefixes`` train, the rest are frozen."""
+    prefixes = tuple(p.strip() for p in prefixes if p.strip())
+    trained = [layer.name for layer in model.layers if layer.weights and layer.name.startswith(prefixes)]
+    if not trained:
+        names = ", ".join(layer.name for layer in model.layers if layer.weights)
+        raise SystemExit(f"--train-only {','.join(prefixes)} matches no layer with weights; layers: {names}")
+    for layer in model.layers:
+        layer.trainable = layer.name.startswith(prefixes)
+    print(f"training {len(trained)} layers ({', '.join(trained)}); the others are frozen", file=sys.stderr)
+
+
 def run_other_family(argv: list[str]) -> int | None:
     """Hand ``--model cyclegan|pix2pix|dae|effunet`` to its own training module; ``None`` for the AFM recipes."""
     pre = argparse.ArgumentParser(add_help=False)
@@ -465,6 +482,8 @@ def main(argv=None) -> int:
             model = keras.models.load_model(out / "last.keras")
         else:
             model = afm.from_preset(recipe.preset)
+            if args.train_only:
+                freeze_all_but(model, args.train_only.split(","))
             getattr(afm, recipe.compile)(model, lr=args.lr, **(args.loss_weights or {}))
     if resume:
         print(f"resuming {args.model} from {out / 'last.keras'} after epoch {state['epoch']}", file=sys.stderr)
