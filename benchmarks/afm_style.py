@@ -37,22 +37,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from keras_spm.datasets import afm_style  # noqa: E402
-from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ZOO = ROOT / "zoo"
 
 
-def translate(generator, images: list[np.ndarray], multiple: int = 4) -> list[np.ndarray]:
-    """Run a generator on whole 2-D images in [-1, 1], padding each side to ``multiple`` and cropping back."""
-    out = []
-    for img in images:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # padding is expected for odd-sized real images
-            padded, box = pad_to_multiple(img, multiple)
-        y = generator.predict(padded[None, ..., None].astype(np.float32), verbose=0)[0, ..., 0]
-        out.append(crop_back(y, box))
-    return out
+def translate(generator, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Run a generator on whole 2-D images in [-1, 1] (padded to its stride and cropped back)."""
+    from keras_spm.models.gan import translate as run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # padding is expected for odd-sized real images
+        return [run(generator, img) for img in images]
 
 
 def minmax(images: list[np.ndarray]) -> list[np.ndarray]:

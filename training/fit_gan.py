@@ -52,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-blocks", type=int, default=6, help="CycleGAN residual blocks (paper: 6 at 128, 9 at 256)")
     p.add_argument("--num-downs", type=int, default=6, help="pix2pix U-Net levels (stride 2**num_downs)")
     p.add_argument("--max-mult", type=int, default=8, help="pix2pix U-Net width cap, in units of --filters")
+    p.add_argument("--dropout", type=float, default=0.5, help="pix2pix decoder dropout (paper: 0.5)")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--l1-weight", type=float, default=100.0, help="pix2pix lambda_L1")
     p.add_argument("--adv-weight", type=float, default=1.0, help="pix2pix adversarial weight")
@@ -107,7 +108,12 @@ def build(args):
     else:
         gan = Pix2Pix(
             unet_generator(
-                shape, filters=args.filters, num_downs=args.num_downs, max_mult=args.max_mult, name="generator"
+                shape,
+                filters=args.filters,
+                num_downs=args.num_downs,
+                dropout=args.dropout,
+                max_mult=args.max_mult,
+                name="generator",
             ),
             conditional_patchgan(shape, n_layers=args.d_layers, filters=args.d_filters, name="discriminator"),
             l1_weight=args.l1_weight,
@@ -214,8 +220,8 @@ def main(argv=None) -> int:
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "config": config}
     saved = {k: v for k, v in state.get("config", {}).items() if k not in ("epochs", "out")}
     now = {k: v for k, v in config.items() if k not in ("epochs", "out")}
-    if state["epoch"] and saved != now:
-        diff = sorted(k for k in now if saved.get(k) != now[k])
+    diff = sorted(k for k in now if k in saved and saved[k] != now[k])  # options added later: their defaults
+    if state["epoch"] and diff:
         raise SystemExit(
             f"{args.out} holds a run with other settings ({', '.join(diff)}); rerun with the same options to resume, "
             "or choose a new --out."

@@ -5,7 +5,9 @@ convolution -> multislice).
 * :func:`unet_generator`, :func:`conditional_patchgan`, :class:`Pix2Pix` (Isola et al., CVPR 2017);
 * :class:`LinearDecayAfter` / :func:`gan_adam` - Adam 2e-4, beta1 0.5, linear decay over the second half;
 * :func:`load_generator` - a saved generator alone, optionally rebuilt for any image size;
-* :data:`PRESETS` / :func:`from_preset` - the published configurations and their parameter counts.
+* :data:`PRESETS` / :func:`from_preset` - the published configurations and their parameter counts;
+* :func:`translate` - a generator on whole images of any size (stride padding, input checks);
+* :func:`expert_classifier` / :func:`train_expert` / :func:`prob_real` - the real-vs-simulated "machine expert".
 """
 
 from .cyclegan import (
@@ -18,7 +20,9 @@ from .cyclegan import (
     patchgan_discriminator,
     resnet_generator,
 )
+from .expert import expert_classifier, prob_real, train_expert
 from .gan_presets import PRESETS, from_preset
+from .inference import generator_stride, translate
 from .pix2pix import Pix2Pix, conditional_patchgan, unet_generator
 
 __all__ = [
@@ -28,11 +32,16 @@ __all__ = [
     "LinearDecayAfter",
     "Pix2Pix",
     "conditional_patchgan",
+    "expert_classifier",
     "from_preset",
     "gan_adam",
+    "generator_stride",
     "instance_norm",
     "load_generator",
     "patchgan_discriminator",
+    "prob_real",
     "resnet_generator",
+    "train_expert",
+    "translate",
     "unet_generator",
 ]

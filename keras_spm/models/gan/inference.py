@@ -1,0 +1,86 @@
+"""Run a trained generator on whole images of any size, with the input checks the zoo models need.
+
+Generators are fully convolutional but their height and width must be multiples of their stride (4 for the
+CycleGAN ResNet, ``2**num_downs`` for the pix2pix U-Net). :func:`translate` reflection-pads other sizes, says
+so with a warning, and crops the output back; it refuses colour / multi-channel images, non-numeric arrays and
+NaN/inf pixels with errors naming the fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+
+
+def generator_stride(model: keras.Model) -> int:
+    """2 ** (number of stride-2 convolutions on the way down): the size multiple the generator needs."""
+    n = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
+            if tuple(layer.strides) == (2, 2):
+                n += 1
+    return 2**n
+
+
+def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
+    """Apply ``model`` to (H, W), (H, W, C) or (B, H, W, C) float images in [-1, 1]; returns float32 of that shape.
+
+    Sizes that are not multiples of :func:`generator_stride` are reflection-padded (with a warning) and
+    the output is cropped back to the input size.
+    """
+    from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple
+
+    x = np.asarray(images)
+    if x.dtype.kind not in "fiu" or x.dtype.kind == "b":
+        raise TypeError(
+            f"images must be a real-valued numeric array, got dtype {x.dtype}; convert with .astype('float32')."
+        )
+    channels = model.input_shape[-1]
+    squeeze = []
+    if x.ndim == 2:
+        x, squeeze = x[None, ..., None], ["batch", "channel"]
+    elif x.ndim == 3:
+        if x.shape[-1] != channels:
+            raise ValueError(
+                f"a single image must be (H, W) or (H, W, {channels}), got {x.shape}; this generator takes "
+                f"{channels}-channel images (convert colour images to one grayscale channel first)."
+            )
+        x, squeeze = x[None], ["batch"]
+    elif x.ndim != 4:
+        raise ValueError(f"expected (H, W), (H, W, C) or (B, H, W, C) images, got shape {x.shape}.")
+    if x.shape[-1] != channels:
+        raise ValueError(
+            f"this generator takes {channels}-channel images, got {x.shape[-1]} channels (shape {x.shape}); "
+            "convert colour images to one grayscale channel first."
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"images hold {int(np.sum(~np.isfinite(x)))} NaN/inf pixels; fill or crop them out first.")
+    x = x.astype(np.float32)
+    if x.min() < -1.001 or x.max() > 1.001:
+        raise ValueError(
+            f"images must be scaled to [-1, 1] like the training data, got [{x.min():.3g}, {x.max():.3g}]; use "
+            "keras_spm.datasets.afm_style.normalize (AFM) or stem_pairs.to_tanh_range(stem_pairs.normalize(img))."
+        )
+    multiple = generator_stride(model)
+    h, w = x.shape[1:3]
+    if h % multiple or w % multiple:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            padded, box = pad_to_multiple(np.moveaxis(x, 0, -1), multiple)  # pad axes 0, 1 = H, W
+        warnings.warn(
+            f"{h}x{w} images are not multiples of the generator stride {multiple}: reflection-padded to "
+            f"{padded.shape[0]}x{padded.shape[1]} and the output cropped back to {h}x{w}.",
+            UserWarning,
+            stacklevel=2,
+        )
+        x = np.moveaxis(padded, -1, 0)
+    else:
+        box = (0, 0, h, w)
+    out = crop_back(model.predict(x, batch_size=batch_size, verbose=0), box).astype(np.float32)
+    if "channel" in squeeze:
+        out = out[..., 0]
+    if "batch" in squeeze:
+        out = out[0]
+    return out
