@@ -8,8 +8,8 @@
 Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
 training) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
-preprocessing (per-slice standardisation, no noise). Reports per-map MSE, SSIM and Pearson r
-(DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
+preprocessing (per-slice standardisation, no noise; ``--noise 0.1`` adds the training noise,
+seeded, the same for every model). Reports per-map MSE, SSIM and Pearson r (DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
 confidence 0.5. Results are printed and written to ``benchmarks/results/afm_models_<name>.json``.
 """
 
@@ -76,6 +76,14 @@ def load_model(name: str):
     outputs = set(model.output_names)
     kind = "xyz" if "xyz_class" in outputs else "es" if "es" in outputs else "dsh"
     return model, kind
+
+
+def add_test_noise(xs: dict, c: float, seed: int = 7) -> dict:
+    """The ASD-AFM training noise (uniform, ``c`` x each slice's range), seeded: every model sees the same noisy stacks."""
+    from keras_spm.data.augment import add_noise
+
+    rng = np.random.default_rng(seed)
+    return {t: np.stack([add_noise(s, rng, c) for s in x]) for t, x in xs.items()}
 
 
 def predict(model, xs: dict, batch_size: int = 32) -> dict:
@@ -169,6 +177,9 @@ def main(argv=None) -> int:
     parser.add_argument("--molecules", type=int, default=30)
     parser.add_argument("--speed", action="store_true", help="time DSH training and inference on this CPU")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="add the ASD-AFM training noise of this amplitude (e.g. 0.1)"
+    )
     parser.add_argument("--tag", default=None, help="results file name stem (default: zoo name or checkpoint folder)")
     args = parser.parse_args(argv)
     if not args.model and not args.speed:
@@ -180,21 +191,26 @@ def main(argv=None) -> int:
     for name in args.model:
         model, kind = load_model(name)
         xs, ys, names = test_stacks(kind, args.set_name, args.molecules)
+        if args.noise:
+            xs = add_test_noise(xs, args.noise)
         result = {
             "model": name,
             "kind": kind,
             "set": args.set_name,
             "split": "test",
             "molecules": len(names),
+            "noise": args.noise,
             "metrics": evaluate(model, kind, xs, ys),
         }
-        print(f"{name} on {len(names)} {args.set_name} test molecules:")
+        noisy = f", noise c = {args.noise}" if args.noise else ""
+        print(f"{name} on {len(names)} {args.set_name} test molecules{noisy}:")
         for target, metrics in result["metrics"].items():
             print(
                 f"  {target:8s} "
                 + "  ".join(f"{k.removesuffix('_mean')} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
             )
         stem = args.tag or (Path(name).parent.name if name.endswith(".keras") else name)
+        stem += f"_noise{args.noise:g}" if args.noise else ""
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
     if args.speed:
         result = speed()
