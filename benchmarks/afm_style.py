@@ -85,7 +85,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--g-ab", type=Path, default=ZOO / "cyclegan_afm_sim2exp" / "cyclegan_afm_sim2exp.keras")
     parser.add_argument("--g-ba", type=Path, default=ZOO / "cyclegan_afm_exp2sim" / "cyclegan_afm_exp2sim.keras")
     parser.add_argument("--root", type=Path, default=afm_style.default_root())
-    parser.add_argument("--expert-steps", type=int, default=1000)
+    parser.add_argument("--expert-steps", type=int, default=2000)
     parser.add_argument("--expert-filters", type=int, default=16)
     parser.add_argument("--expert", type=Path, default=None, help="load/save the trained expert here (cache)")
     parser.add_argument("--crop", type=int, default=128)
