@@ -199,3 +199,12 @@ def test_gans_train_on_the_shared_loaders(shared_data):
     stem = stem_dataset("train", batch_size=2, crop=64, root=shared_data / "stem" / "pt_mo5")
     h = p2p.fit(stem, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0).history
     assert np.isfinite(h["l1_loss"][-1]) and 0 < h["l1_loss"][-1] < 2
+
+
+def test_unet_width_cap_shrinks_the_inner_levels():
+    capped = unet_generator((None, None, 1), filters=32, num_downs=6, max_mult=4)
+    assert counts(capped)[0] == 2_592_065  # the pix2pix_stem zoo network
+    widths = [layer.filters for layer in capped.layers if layer.name.endswith("_conv") and "enc" in layer.name]
+    assert widths == [32, 64, 128, 128, 128, 128]
+    with pytest.raises(ValueError, match="max_mult must be >= 1"):
+        unet_generator((64, 64, 1), num_downs=5, max_mult=0)
