@@ -8,8 +8,9 @@
 Data: ``keras_spm.datasets.stem_pairs`` (the 16 training pairs of Pt-Mo5, aligned random crops with
 flips and 90-degree rotations) and ``keras_spm.datasets.afm_style`` (the ``gan_train`` split of simulated and
 real AFM images, random crops with left-right flips; ``--extra-sim DIR`` adds more simulated images, e.g. from
-``keras_spm.sim`` via ``--export-own-sim``). The networks are fully convolutional, so generators trained on
-crops run on whole images whose sides are multiples of their stride (``load_generator(path, (None, None, 1))``).
+keras_spm's own simulator via ``python -m keras_spm.datasets.afm_style --out DIR --n 60``). The networks are
+fully convolutional, so generators trained on crops run on whole images whose sides are multiples of their
+stride (``load_generator(path, (None, None, 1))``, ``keras_spm.models.gan.translate``).
 
 The published sizes (ResNet-9 with 64 filters, U-Net-256) take seconds per step on a CPU; ``--filters``,
 ``--n-blocks``, ``--num-downs``, ``--max-mult`` and ``--d-filters`` shrink them.
