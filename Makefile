@@ -2,7 +2,7 @@
 # Both create .venv and install everything (TensorFlow CPU, ppafm, a CPU OpenCL runtime) on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= cpu,sim,opencl,io,test
+EXTRAS ?= cpu,sim,opencl,io,stem,test
 
 .PHONY: install demo test lint
 install: $(VENV)/.installed

@@ -95,6 +95,30 @@ REGISTRY: dict[str, ZooEntry] = {
         description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; light set "
         "(H, C, N, O, F)",
     ),
+    "pix2pix_stem": ZooEntry(
+        repo_id="keras-spm/pix2pix_stem",
+        revision=None,
+        sha256="781a407690ef284d644206fea4b8591e9bc53333ccf640642c8a5740b621c1d3",
+        kind="gan.unet_generator",
+        description="STEM HAADF multislice image from a fast convolution-approximation image (pix2pix U-Net, "
+        "1 channel, [-1, 1], any size multiple of 64)",
+    ),
+    "cyclegan_afm_sim2exp": ZooEntry(
+        repo_id="keras-spm/cyclegan_afm_sim2exp",
+        revision=None,
+        sha256="976651d9484dd38e4ad0961355b4f17ca14c395cc0ac6bdf1959c70343f6f739",
+        kind="gan.resnet_generator",
+        description="CycleGAN ResNet-6 generator (24 filters): simulated nc-AFM image -> real (experimental) style "
+        "(1 channel, [-1, 1], sides multiple of 4)",
+    ),
+    "cyclegan_afm_exp2sim": ZooEntry(
+        repo_id="keras-spm/cyclegan_afm_exp2sim",
+        revision=None,
+        sha256="35911e79ff06c52ac4304da014e57a6e9c27b943e1ca92e21abc3b516dbb27cb",
+        kind="gan.resnet_generator",
+        description="CycleGAN ResNet-6 generator (24 filters): real (experimental) nc-AFM image -> simulated (ppafm) "
+        "style (1 channel, [-1, 1], sides multiple of 4)",
+    ),
 }
 
 
