@@ -68,6 +68,18 @@ def test_cyclegan_trains_with_validation_and_extra_sim(shared_data, tmp_path):
             assert g.predict(np.zeros((1, 36, 44, 1), np.float32), verbose=0).shape == (1, 36, 44, 1)
 
 
+def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_path):
+    root = str(shared_data / "stem" / "pt_mo5")
+    out = tmp_path / "p2p_val"
+    argv = ["--model", "pix2pix", *TINY_P2P, "--steps-per-epoch", "1", "--batch-size", "1", "--data-root", root]
+    assert fit_gan.main([*argv, "--epochs", "2", "--val-pairs", "6", "14", "--out", str(out), "--verbose", "0"]) == 0
+    history = rows(out / "history.csv")
+    assert all(0 < float(r["val_nrmse"]) < 10 for r in history)
+    state = json.loads((out / "state.json").read_text())
+    assert state["monitor"] == "val_nrmse" and state["config"]["val_pairs"] == [6, 14]
+    assert state["best"] == pytest.approx(min(float(r["val_nrmse"]) for r in history))
+
+
 def test_bad_options_name_the_fix(tmp_path):
     with pytest.raises(SystemExit):
         fit_gan.parse_args(["--model", "pix2pix", "--crop", "100", "--num-downs", "6", "--out", str(tmp_path)])
@@ -80,3 +92,7 @@ def test_bad_options_name_the_fix(tmp_path):
     args = fit_gan.parse_args(["--model", "cyclegan", "--out", str(tmp_path)])
     assert args.batch_size == 1 and args.crop == 128
     assert fit_gan.parse_args(["--model", "pix2pix", "--out", str(tmp_path)]).batch_size == 4
+    with pytest.raises(SystemExit):  # a test pair may not validate
+        fit_gan.parse_args(["--model", "pix2pix", "--val-pairs", "3", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):  # CycleGAN validates on the gan_test split
+        fit_gan.parse_args(["--model", "cyclegan", "--val-pairs", "6", "--out", str(tmp_path)])

@@ -19,11 +19,14 @@ The published sizes (ResNet-9 with 64 filters, U-Net-256) take seconds per step 
 both optimizers: what a rerun resumes from), the generators alone for inference (pix2pix: ``last.keras`` and
 ``best.keras``; CycleGAN: ``last_g_ab.keras``, ``last_g_ba.keras``, ``best_g_ab.keras``, ``best_g_ba.keras``;
 A = simulated, B = real), ``history.csv`` and ``state.json`` (written last: the commit point). "best" is
-the lowest validation cycle loss on the ``gan_test`` split for CycleGAN and, since the STEM test pairs are
-kept for the benchmark, the lowest training L1 for pix2pix. Rerunning the same command continues after the last
-finished epoch with the optimizer state and learning-rate schedule (the crop stream restarts from a seed
-derived from the epoch). Learning rate: Adam 2e-4, beta1 0.5, constant for the first half of all steps, then
-linearly to 0 (Zhu et al. 2017; Isola et al. 2017).
+the lowest validation cycle loss on the ``gan_test`` split for CycleGAN; for pix2pix the lowest mean
+whole-image NRMSE (RMSE / mean) on the training pairs named by ``--val-pairs`` (then left out of training),
+else the lowest training L1 - the STEM test pairs are kept for the benchmark and never choose a checkpoint.
+Rerunning the same command continues after the last finished epoch with the optimizer state and learning-rate
+schedule (the crop stream restarts from a seed derived from the epoch). Learning rate: Adam 2e-4, beta1 0.5,
+constant for the first half of all steps, then linearly to 0 (Zhu et al. 2017; Isola et al. 2017). The
+schedule is recomputed from ``--epochs``, so a rerun with more epochs is a warm restart: the rate returns to
+``lr * (1 - (step - total/2) / (total/2))`` (``lr`` itself while step < total/2) and decays to 0 at the new end.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lambda-identity", type=float, default=0.5)
     p.add_argument("--pool-size", type=int, default=50)
     p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_test split)")
+    p.add_argument(
+        "--val-pairs",
+        type=int,
+        nargs="+",
+        default=[],
+        help="pix2pix: training-pair indices held out for validation (whole-image NRMSE picks best.keras)",
+    )
     p.add_argument("--data-root", type=Path, default=None, help="afm-exp or stem/pt_mo5 folder (default: shared)")
     p.add_argument("--extra-sim", type=Path, action="append", default=[], help="CycleGAN: more simulated images")
     p.add_argument("--seed", type=int, default=0)
@@ -75,6 +87,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("epochs", "steps_per_epoch", "batch_size", "filters", "d_filters", "val_steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1.")
+    if args.val_pairs:
+        from keras_spm.datasets.stem_pairs import TRAIN_INDICES
+
+        if args.model != "pix2pix":
+            p.error("--val-pairs is for pix2pix; CycleGAN validates on the gan_test split.")
+        bad = [i for i in args.val_pairs if i not in TRAIN_INDICES]
+        if bad:
+            p.error(f"--val-pairs {bad} are not training pairs; choose from {list(TRAIN_INDICES)}.")
+        if len(set(args.val_pairs)) >= len(TRAIN_INDICES):
+            p.error("--val-pairs leaves no pair to train on; hold out one or two.")
     return args
 
 
@@ -129,10 +151,16 @@ def build(args):
 
 def datasets(args, epoch: int):
     """(train, val or None); the crop stream's seed depends on the epoch so a resumed run sees new crops."""
+    from keras_spm.datasets import stem_pairs
+
     seed = args.seed + 7919 * epoch
     if args.model == "pix2pix":
         from keras_spm.datasets import stem_dataset
 
+        if args.val_pairs:
+            train_idx = [i for i in stem_pairs.TRAIN_INDICES if i not in args.val_pairs]
+            pairs = [tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in train_idx]
+            return stem_dataset(batch_size=args.batch_size, crop=args.crop, seed=seed, pairs=pairs), None
         return stem_dataset("train", args.batch_size, args.crop, seed=seed, root=args.data_root), None
     from keras_spm.datasets import afm_style
 
@@ -175,11 +203,41 @@ def generator_files(model: str, kind: str) -> dict[str, str]:
     return {"g_ab": f"{kind}_g_ab.keras", "g_ba": f"{kind}_g_ba.keras"}
 
 
+def pix2pix_validator(args, gan):
+    """Mean whole-image NRMSE (RMSE / mean target, [0, 1] units) of the generator on the ``--val-pairs``.
+
+    Held-out *training* pairs, so the STEM test pairs never choose the checkpoint; whole images (reflection
+    padded to the stride) because the test metric is on whole images and the max normalisation is global.
+    """
+    import warnings
+
+    from keras_spm.datasets import stem_pairs
+    from keras_spm.models.gan import translate, unet_generator
+
+    pairs = [tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in args.val_pairs]
+    anysize = unet_generator(
+        (None, None, 1), filters=args.filters, num_downs=args.num_downs, dropout=args.dropout, max_mult=args.max_mult
+    )
+
+    def score() -> float:
+        anysize.set_weights(gan.generator.get_weights())
+        errors = []
+        for conv, ms in pairs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                pred = stem_pairs.from_tanh_range(translate(anysize, stem_pairs.to_tanh_range(conv)))
+            errors.append(stem_pairs.image_metrics(pred, ms)["nrmse_mean"])
+        return float(np.mean(errors))
+
+    return score
+
+
 def checkpoint_callback(args, gan, state: dict):
     import keras
 
     out = args.out
-    monitor = "val_cycle_loss" if args.model == "cyclegan" else "l1_loss"
+    validate = pix2pix_validator(args, gan) if args.model == "pix2pix" and args.val_pairs else None
+    monitor = "val_cycle_loss" if args.model == "cyclegan" else ("val_nrmse" if validate else "l1_loss")
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -187,6 +245,9 @@ def checkpoint_callback(args, gan, state: dict):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
+            if validate is not None:
+                logs["val_nrmse"] = validate()
+                print(f" - val_nrmse: {logs['val_nrmse']:.4f}")
             _atomic_save(gan, out / "state.weights.h5")
             for attr, name in generator_files(args.model, "last").items():
                 _atomic_save(getattr(gan, attr), out / name)
