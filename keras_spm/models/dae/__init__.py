@@ -2,7 +2,9 @@
 
 * :func:`residual_dae` - model 1, no skips, predicts the artifact (1,756,993 params);
 * :func:`compact_dae` - model 2, compact autoencoder (32,833 params);
-* :func:`skip_dae` - model 3, U-Net with skips (6,733,473 params);
+* :func:`skip_dae` - model 3, U-Net with skips (6,733,473 params; preset ``dae_skip_lite`` at half width, 1,686,337:
+  the zoo's ``dae_tip_artifacts``);
+* :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding);
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
 
