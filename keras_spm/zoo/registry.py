@@ -98,7 +98,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "pix2pix_stem": ZooEntry(
         repo_id="keras-spm/pix2pix_stem",
         revision=None,
-        sha256="781a407690ef284d644206fea4b8591e9bc53333ccf640642c8a5740b621c1d3",
+        sha256="01dbf199c617c61c0f4fc418a69f04171e5c3030a13f5813e1ae6e79f7a8a0d0",
         kind="gan.unet_generator",
         description="STEM HAADF multislice image from a fast convolution-approximation image (pix2pix U-Net, "
         "1 channel, [-1, 1], any size multiple of 64)",
@@ -118,6 +118,22 @@ REGISTRY: dict[str, ZooEntry] = {
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters): real (experimental) nc-AFM image -> simulated (ppafm) "
         "style (1 channel, [-1, 1], sides multiple of 4)",
+    ),
+    "dae_tip_artifacts": ZooEntry(
+        repo_id="keras-spm/dae_tip_artifacts",
+        revision=None,
+        sha256="761af957da8140a089921bb6b249e9a16a5830fe1ca85b49bcff7e7b13a8bc29",
+        kind="dae.skip_dae",
+        description="Tip-artifact removal (blunt/double tip, noise, scan lines) for SPM height maps: U-Net DAE, use "
+        "keras_spm.models.dae.restore.restore",
+    ),
+    "effunet_nanoparticles": ZooEntry(
+        repo_id="keras-spm/effunet_nanoparticles",
+        revision=None,
+        sha256="fd99f37a6a088aeaf846d55bd3246d903cd60695c28024e0b532f59f5e35e950",
+        kind="effunet.efficientnet_unet",
+        description="Inside/border/background segmentation of nanoparticles in STM topographs (EfficientNet-B0-half "
+        "U-Net, 128 px crops; watershed via keras_spm.models.effunet.segment_particles)",
     ),
 }
 
