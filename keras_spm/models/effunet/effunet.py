@@ -19,7 +19,28 @@ import functools
 
 import keras
 from keras import layers
-from keras.src.applications.efficientnet import EfficientNet  # the compound-scaled builder; not in keras' public API
+
+# Keras 3 (checked up to 3.15) exposes only the fixed EfficientNetB0..B7 publicly; the compound-scaled builder
+# EfficientNet(width_coefficient, depth_coefficient, default_size, ...) that "b0_half" needs lives in the private
+# keras.src tree. It can move in any keras release (keras is pinned < 4 in setup.cfg); effunet_test.py checks it
+# loudly. Loading a saved .keras file (e.g. the zoo's effunet_nanoparticles) never needs it: the saved graph is
+# made of public layers. Only *building* a fresh "b0_half" network does.
+try:
+    from keras.src.applications.efficientnet import EfficientNet as _PrivateEfficientNet
+except ImportError:  # pragma: no cover - depends on the installed keras
+    _PrivateEfficientNet = None
+
+
+def _efficientnet_scaled(width: float, depth: float, default_size: int, **kwargs):
+    """keras' private compound-scaled EfficientNet builder, or a clear error if this keras moved it."""
+    if _PrivateEfficientNet is None:
+        raise ImportError(
+            f"backbone 'b0_half' needs keras.src.applications.efficientnet.EfficientNet, which keras "
+            f"{keras.__version__} does not provide (a private API). Pin keras to a version that has it "
+            "(3.15 works), or use a public backbone such as 'b0'; saved .keras models still load without it."
+        )
+    return _PrivateEfficientNet(width, depth, default_size, **kwargs)
+
 
 BACKBONES = {
     "b0": keras.applications.EfficientNetB0,
@@ -29,7 +50,7 @@ BACKBONES = {
     "b4": keras.applications.EfficientNetB4,
     # B0 scaled down by EfficientNet's own compound rule (width x0.5, depth x0.5): 669,731 parameters instead of
     # 4,049,564, so that a whole segmentation network fits the zoo's ~10 MB and trains on a CPU.
-    "b0_half": functools.partial(EfficientNet, 0.5, 0.5, 224, name="efficientnet_b0_half"),
+    "b0_half": functools.partial(_efficientnet_scaled, 0.5, 0.5, 224, name="efficientnet_b0_half"),
 }
 #: encoder features used as skips, fine to coarse (strides 2, 4, 8, 16), and the bottleneck (stride 32)
 SKIP_LAYERS = ("block2a_expand_activation", "block3a_expand_activation", "block4a_expand_activation",

@@ -86,3 +86,28 @@ def test_b0_half_fits_the_zoo_and_border_weighted_loss():
     assert float(focal(truth, wrong_bg)) == pytest.approx(0.2 * fw + 0.8 * fr, rel=1e-4)
     again = BorderWeightedLoss.from_config(BorderWeightedLoss(0.7, 0.3).get_config())
     assert (again.border_weight, again.other_weight) == (0.7, 0.3)
+
+
+def test_private_efficientnet_builder_still_exists():
+    """b0_half relies on keras' private compound-scaled builder; fail loudly (with the fix) if keras moved it."""
+    import inspect
+
+    from keras_spm.models.effunet import effunet
+
+    assert effunet._PrivateEfficientNet is not None, (
+        f"keras {keras.__version__} no longer has keras.src.applications.efficientnet.EfficientNet: building the "
+        "'b0_half' backbone (zoo effunet_nanoparticles) is broken. Pin keras to a version that has it, or port "
+        "the compound-scaling builder into keras_spm.models.effunet; loading the saved zoo .keras still works."
+    )
+    params = list(inspect.signature(effunet._PrivateEfficientNet).parameters)
+    assert params[:3] == ["width_coefficient", "depth_coefficient", "default_size"], (
+        f"keras' private EfficientNet changed its positional arguments to {params[:3]}; fix _efficientnet_scaled."
+    )
+
+
+def test_b0_half_without_private_builder_raises_clear_error(monkeypatch):
+    from keras_spm.models.effunet import effunet
+
+    monkeypatch.setattr(effunet, "_PrivateEfficientNet", None)
+    with pytest.raises(ImportError, match="b0_half.*private API"):
+        efficientnet_unet("b0_half", input_shape=(64, 64, 1))
