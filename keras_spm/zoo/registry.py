@@ -106,7 +106,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_sim2exp": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_sim2exp",
         revision=None,
-        sha256="976651d9484dd38e4ad0961355b4f17ca14c395cc0ac6bdf1959c70343f6f739",
+        sha256="1f421379796b8a18ca4f5011e8a3b97fd0e2625c75029cb0e4b276fb437b19b9",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters): simulated nc-AFM image -> real (experimental) style "
         "(1 channel, [-1, 1], sides multiple of 4)",
@@ -114,7 +114,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_exp2sim": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_exp2sim",
         revision=None,
-        sha256="35911e79ff06c52ac4304da014e57a6e9c27b943e1ca92e21abc3b516dbb27cb",
+        sha256="c7c5c516c76cbb25f52d872c68be2c15769477256e26d75157b941eeae1eaf6c",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters): real (experimental) nc-AFM image -> simulated (ppafm) "
         "style (1 channel, [-1, 1], sides multiple of 4)",
