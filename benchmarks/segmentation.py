@@ -65,8 +65,12 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=int, default=40)
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--out", type=Path, default=RESULTS / "segmentation.json")
-    p.add_argument("--mask-threshold", type=float, default=P.MASK_THRESHOLD,
-                   help="p(inside + border) cut of the particle mask; default chosen on validation images (seed 4242)")
+    p.add_argument(
+        "--mask-threshold",
+        type=float,
+        default=P.MASK_THRESHOLD,
+        help="p(inside + border) cut of the particle mask; default chosen on validation images (seed 4242)",
+    )
     args = p.parse_args(argv)
 
     cfg = S.ParticleConfig()

@@ -105,3 +105,19 @@ def test_at_size_reuses_the_weights_on_larger_images():
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="divisible by 32"):
         P.at_size(model, 70, 64)
+
+
+def test_segment_particles_uses_the_validation_chosen_mask_threshold(monkeypatch):
+    """A disc with a soft rim (p_fg 0.7, like a blurred softmax edge): the 0.85 default cuts the rim off, 0.5 not."""
+    assert 0.5 < P.MASK_THRESHOLD < 1 and 0 < P.INSIDE_THRESHOLD < 1
+    core, outer = _disk((32, 32), 16, 16, 6), _disk((32, 32), 16, 16, 8)
+    probs = np.zeros((32, 32, 3))
+    probs[..., 2] = 1.0
+    probs[outer] = (0.0, 0.7, 0.3)  # rim: border-ish but unsure
+    probs[core] = (0.95, 0.05, 0.0)
+    monkeypatch.setattr(P, "predict_probabilities", lambda model, image: probs)
+    tight = P.segment_particles(None, np.zeros((32, 32)), 0.2)
+    loose = P.segment_particles(None, np.zeros((32, 32)), 0.2, mask_threshold=0.5)
+    assert tight["sizes"]["count"] == loose["sizes"]["count"] == 1
+    assert (tight["instances"] > 0).sum() == core.sum()
+    assert (loose["instances"] > 0).sum() == outer.sum()
