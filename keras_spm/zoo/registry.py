@@ -135,6 +135,14 @@ REGISTRY: dict[str, ZooEntry] = {
         description="Inside/border/background segmentation of nanoparticles in STM topographs (EfficientNet-B0-half "
         "U-Net, 128 px crops; watershed via keras_spm.models.effunet.segment_particles)",
     ),
+    "xyz": ZooEntry(
+        repo_id="keras-spm/xyz",
+        revision=None,
+        sha256="3d8c33fce7d6dfdecec71ab9854f1450e6814f5ed521ed4f8e151d84731428c3",
+        kind="afm.xyz",
+        description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
+        "AFM stack; light set (below the thesis accuracy, see its card)",
+    ),
 }
 
 
