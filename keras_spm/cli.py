@@ -55,7 +55,9 @@ def split_by_tip(inputs: list[str], tips: list[str]) -> dict[str, list[str]]:
     return grouped
 
 
-def plot_prediction(stack: np.ndarray, maps: dict, pixel_size: float, title: str, path: Path) -> None:
+def plot_prediction(
+    stack: np.ndarray, maps: dict, pixel_size: float, title: str, path: Path, atoms: np.ndarray | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,6 +83,8 @@ def plot_prediction(stack: np.ndarray, maps: dict, pixel_size: float, title: str
             vmax=lim,
         )
         ax.set_title(f"predicted {name}")
+    if atoms is not None and len(atoms):
+        axes[-1].scatter(atoms[:, 0], atoms[:, 1], s=18, facecolors="none", edgecolors="r", lw=1)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -115,8 +119,18 @@ def predict(args) -> int:
     first = groups[names[0]][0]
     stem = Path(first.rstrip("/")).stem or "input"
     inputs = {"input": stacks[names[0]]} if len(names) == 1 else {f"input_{k}": v for k, v in stacks.items()}
+    atoms = None
+    if "xyz_class" in maps:  # the atom-grid model: decode atoms, show P(atom) with them
+        from .models.afm import decode_xyz_prediction
+
+        atoms = decode_xyz_prediction(maps["xyz_class"], maps["xyz_offset"], threshold=0.5)
+        print(f"  {len(atoms)} atoms at confidence >= 0.5 (x, y, z [A], P) saved as 'atoms'", file=sys.stderr)
+        maps = {**maps, "atoms": atoms}
     np.savez_compressed(out / f"{stem}_maps.npz", **inputs, **maps)
-    plot_prediction(stacks[names[0]], maps, 0.125, f"{args.model} on {first}", out / f"{stem}_prediction.png")
+    shown = {"P(atom)": maps["xyz_class"][..., 1]} if atoms is not None else maps
+    plot_prediction(
+        stacks[names[0]], shown, 0.125, f"{args.model} on {first}", out / f"{stem}_prediction.png", atoms=atoms
+    )
     print(f"wrote {out / f'{stem}_maps.npz'} and {out / f'{stem}_prediction.png'}")
     return 0
 

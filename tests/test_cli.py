@@ -69,3 +69,18 @@ def test_predict_two_tip_model_from_npz_stacks(tmp_path):
     assert maps["es"].shape == maps["height"].shape == (128, 128) and np.isfinite(maps["es"]).all()
     result = subprocess.run(CLI + ["predict", "es", str(tmp_path / "CO.npz")], capture_output=True, text=True)
     assert result.returncode != 0 and "CO=PATH Xe=PATH" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_xyz_writes_decoded_atoms(shared_data, tmp_path):
+    from keras_spm import zoo
+
+    if "xyz" not in zoo.available():
+        pytest.skip("xyz is not in the zoo yet")
+    series = shared_data / "spm-files" / "nanonis_stack"
+    result = subprocess.run(
+        CLI + ["predict", "xyz", str(series), "-o", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    maps = np.load(tmp_path / "nanonis_stack_maps.npz")
+    assert maps["xyz_class"].shape == (16, 16, 2) and maps["atoms"].ndim == 2 and maps["atoms"].shape[1] == 4
+    assert (maps["atoms"][:, 3] >= 0.5).all() and f"{len(maps['atoms'])} atoms" in result.stderr
