@@ -143,6 +143,13 @@ REGISTRY: dict[str, ZooEntry] = {
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
         "AFM stack; light set (below the thesis accuracy, see its card)",
     ),
+    "es": ZooEntry(
+        repo_id="keras-spm/es",
+        revision=None,
+        sha256="8f0e6018f6ff4d7c61b92f6fbe8a559b6de1fd17ff876c45b7299c36049f438d",
+        kind="afm.es",
+        description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
+    ),
 }
 
 
