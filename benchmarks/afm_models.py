@@ -39,7 +39,8 @@ def test_stacks(kind: str, set_name: str = "light", n: int = 30, seed: int = 202
     from keras_spm.data.sets import cache_dir, load_set
 
     tips, descriptors = KINDS[kind]
-    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}.npz"
+    # "img": labels in the image frame (keras_spm.descriptors); older caches drew them at nominal positions.
+    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}-img.npz"
     if path.exists():
         data = np.load(path)
         return ({t: data[f"x_{t}"] for t in tips}, {d: data[f"y_{d}"] for d in descriptors}, list(data["names"]))

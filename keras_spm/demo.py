@@ -27,7 +27,7 @@ def simulate_example(set_name: str = "light", index: int = 0, seed: int = 0):
     simulator = AFMSimulator(("CO",))
     stack = simulator.simulate(molecule, np.random.default_rng(seed))["CO"]
     maps = DescriptorMaker(("disks", "spheres", "height", "es"))(simulator)
-    return simulator.placed, stack, maps, encode_xyz(simulator.placed)
+    return simulator.apparent, stack, maps, encode_xyz(simulator.apparent)
 
 
 def predict_example(stack: np.ndarray, model_name: str = "dsh_heavy") -> dict | None:

@@ -23,8 +23,11 @@ discovery in atomic force microscopy*, Sci. Adv. 6, eaay6913, 2020):
 at ``x = x0 + i * (x1 - x0) / (nx - 1)``, ``y = y0 + j * (y1 - y0) / (ny - 1)``: image
 axis 0 is x, axis 1 is y, and the first and last pixels lie on the window's edges (0.125
 Angstrom per pixel for ASD-AFM). See :func:`pixel_coordinates`. Height and ES maps follow
-the tilted tip (ppafm's ``tipR0`` lateral offset) like the AFM image; disks and spheres
-are drawn at the nominal positions.
+the tilted tip (ppafm's ``tipR0`` lateral offset) like the AFM image; disks, spheres
+and the xyz grid are drawn at :attr:`AFMSimulator.apparent`, the atoms shifted by minus
+the tilt, so every label sits where the image shows its atom. (Drawn at the nominal
+positions instead, a random +-0.5 Angstrom tilt is label noise of the size of the xyz
+grid's sub-box offsets; see ``benchmarks/results/xyz_learning_curve.json``.)
 
 xyz grid (:func:`encode_xyz`, :func:`decode_xyz`): the scan window is cut into 16 x 16
 boxes; every box holds whether an atom of the top 0.7 Angstrom is in it and the offset of
@@ -112,7 +115,7 @@ class DescriptorMaker:
         self._spheres = AuxMap.vdwSpheres(dim, window, **DESCRIPTOR_PARAMS["spheres"]) if "spheres" in names else None
 
     def __call__(self, simulator: AFMSimulator) -> dict[str, np.ndarray]:
-        """``{name: float32 (nx, ny)}`` for ``simulator.placed``, in the order of ``names``."""
+        """``{name: float32 (nx, ny)}`` of the simulator's last molecule, in the order of ``names``."""
         from ppafm.ml import AuxMap
 
         molecule = simulator.placed
@@ -125,10 +128,11 @@ class DescriptorMaker:
                 f"{t.scan_window} at {t.scan_dim}; build it with DescriptorMaker(names, settings=simulator.settings)."
             )
         out = {}
+        apparent = simulator.apparent  # nominal-position maps go where the tilted tip images the atoms
         if self._disks is not None:
-            out["disks"] = self._disks(molecule.xyzq, molecule.numbers)
+            out["disks"] = self._disks(apparent.xyzq, apparent.numbers)
         if self._spheres is not None:
-            out["spheres"] = self._spheres(molecule.xyzq, molecule.numbers) - DESCRIPTOR_PARAMS["spheres"]["zmin"]
+            out["spheres"] = self._spheres(apparent.xyzq, apparent.numbers) - DESCRIPTOR_PARAMS["spheres"]["zmin"]
         scanner = simulator.scanner
         if "es" in self.names:
             # ppafm 0.4.1's ESMap evaluates the field at tip positions in the force-field grid's frame

@@ -269,3 +269,29 @@ def test_xyz_of_placed_molecule(simulated):
     sim, *_ = simulated
     pos = sim.placed.positions
     assert_same_atoms(decode_xyz(encode_xyz(sim.placed)), expected_atoms(pos))
+
+
+def _shift_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer (di, dj) by which ``b`` is ``a`` displaced: the peak of their circular cross-correlation."""
+    c = np.fft.ifft2(np.fft.fft2(a - a.mean()).conj() * np.fft.fft2(b - b.mean())).real
+    peak = np.array(np.unravel_index(np.argmax(c), c.shape))
+    return (peak + np.array(c.shape) // 2) % np.array(c.shape) - np.array(c.shape) // 2
+
+
+def test_labels_follow_the_tilted_tip_image(simulated):
+    """A tilted tip displaces the image; disks, spheres and xyz labels move with it (the image frame)."""
+    from keras_spm.sim.afm import AFMSimulator
+
+    sim, stack, maps, _ = simulated
+    tilted = AFMSimulator(tips=("CO",), settings=SimulationSettings(distance_jitter=0.0, max_tilt=0.5))
+    rng = np.random.default_rng(3)
+    stack_t = tilted.simulate(sim.placed, rng)["CO"]
+    assert np.abs(tilted.tilt).max() > 0.3
+    maps_t = DescriptorMaker(("disks", "spheres", "height"))(tilted)
+    image_shift = _shift_pixels(stack[..., -1], stack_t[..., -1])
+    assert np.abs(image_shift).max() >= 2  # the tilt moves the image by a few pixels ...
+    for name in ("disks", "spheres", "height"):  # ... and every label by the same amount
+        assert np.abs(_shift_pixels(maps[name], maps_t[name]) - image_shift).max() <= 1, name
+    np.testing.assert_allclose(tilted.apparent.positions[:, :2], tilted.placed.positions[:, :2] - tilted.tilt)
+    grid = encode_xyz(tilted.apparent)
+    assert_same_atoms(decode_xyz(grid), expected_atoms(tilted.apparent.positions))

@@ -87,7 +87,7 @@ class SampleMaker:
         if "xyz" in self.spec.descriptors:
             from ..descriptors import encode_xyz
 
-            ys["xyz"] = encode_xyz(self.simulator.placed, self.spec.settings)
+            ys["xyz"] = encode_xyz(self.simulator.apparent, self.spec.settings)
         if self.spec.augment:
             stacks = {t: asd_afm_augment(x, rng) for t, x in stacks.items()}
         ys = {d: np.asarray(ys[d], dtype=np.float32) for d in self.spec.descriptors}

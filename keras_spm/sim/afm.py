@@ -77,8 +77,14 @@ class AFMSimulator:
     >>> stacks = sim.simulate(molecule, rng=np.random.default_rng(0))  # {"CO": (128, 128, 10) float32}
 
     After :meth:`simulate`, :attr:`placed` holds the molecule as it was placed under the
-    tip (centred in xy, top at the tip-sample distance), and the ppafm scanner of the
-    first tip still holds its force field, which the Height and Electrostatic maps need.
+    tip (centred in xy, top at the tip-sample distance), :attr:`tilt` the lateral tip
+    offset drawn for that sample, and the ppafm scanner of the first tip still holds its
+    force field, which the Height and Electrostatic maps need.
+
+    **Image frame**: a tip tilted by ``(dx, dy)`` (ppafm's lateral ``tipR0``) images every
+    feature displaced by ``(-dx, -dy)`` (measured: 0.375-0.5 Angstrom for a 0.5 Angstrom
+    tilt; see ``afm_test.py``). An experiment cannot tell the tilt from a shifted molecule,
+    so labels are drawn where the image shows the atoms: :attr:`apparent`.
     """
 
     def __init__(self, tips: tuple[str, ...] = ("CO",), settings: SimulationSettings = ASD_AFM):
@@ -104,6 +110,16 @@ class AFMSimulator:
                 tipR0=list(s.tipR0),
             )
         self.placed: Molecule | None = None
+        self.tilt = np.zeros(2)
+
+    @property
+    def apparent(self) -> Molecule | None:
+        """The placed molecule where the image shows it: shifted in xy by minus the tip tilt."""
+        if self.placed is None:
+            return None
+        pos = self.placed.positions.copy()
+        pos[:, :2] -= self.tilt
+        return Molecule(self.placed.numbers, pos, self.placed.charges, self.placed.name)
 
     @property
     def scanner(self):
@@ -164,6 +180,7 @@ class AFMSimulator:
             out[tip.name] = np.ascontiguousarray(stack, dtype=np.float32)
             if tip is self.tips[0]:
                 self.placed = placed
+        self.tilt = np.asarray(tilt, dtype=np.float64)
         return {t.name: out[t.name] for t in self.tips}
 
     def with_settings(self, **changes) -> AFMSimulator:
