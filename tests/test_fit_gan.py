@@ -96,3 +96,23 @@ def test_bad_options_name_the_fix(tmp_path):
         fit_gan.parse_args(["--model", "pix2pix", "--val-pairs", "3", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):  # CycleGAN validates on the gan_test split
         fit_gan.parse_args(["--model", "cyclegan", "--val-pairs", "6", "--out", str(tmp_path)])
+
+
+def test_cyclegan_init_copies_networks_not_optimizer(shared_data, tmp_path, capsys):
+    """--init fine-tunes from another run with other loss weights: networks copied, optimizer fresh."""
+    from keras_spm.models.gan import load_generator
+
+    argv = ["--model", "cyclegan", *TINY_CYC, "--steps-per-epoch", "2", "--val-steps", "1", "--pool-size", "2"]
+    argv += ["--data-root", str(shared_data / "afm-exp"), "--verbose", "0"]
+    first = tmp_path / "first"
+    assert fit_gan.main([*argv, "--epochs", "1", "--out", str(first)]) == 0
+    second = tmp_path / "second"
+    init = ["--init", str(first / "state.weights.h5"), "--lambda-cycle", "20", "--lr", "0"]
+    assert fit_gan.main([*argv, *init, "--epochs", "1", "--out", str(second)]) == 0
+    assert "initialised g_ab, g_ba, d_a, d_b" in capsys.readouterr().out
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)
+    a = load_generator(first / "last_g_ab.keras", input_shape=(None, None, 1)).predict(x, verbose=0)
+    b = load_generator(second / "last_g_ab.keras", input_shape=(None, None, 1)).predict(x, verbose=0)
+    np.testing.assert_allclose(a, b, atol=1e-5)  # lr 0: the copied generator is unchanged
+    with pytest.raises(SystemExit, match="no such file"):
+        fit_gan.main([*argv, "--init", str(tmp_path / "nope.h5"), "--epochs", "1", "--out", str(tmp_path / "x")])

@@ -76,6 +76,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--data-root", type=Path, default=None, help="afm-exp or stem/pt_mo5 folder (default: shared)")
     p.add_argument("--extra-sim", type=Path, action="append", default=[], help="CycleGAN: more simulated images")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="fine-tune: start from the networks of another run's state.weights.h5 (same sizes; fresh optimizer "
+        "and learning-rate schedule, so loss weights may differ)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
     args = p.parse_args(argv)
@@ -273,6 +280,23 @@ def checkpoint_callback(args, gan, state: dict):
     return Checkpoint()
 
 
+def init_networks(gan, args) -> None:
+    """Copy the networks (not the optimizers) of a saved run of the same sizes into ``gan``."""
+    if not args.init.is_file():
+        raise SystemExit(f"--init {args.init}: no such file; pass a run's state.weights.h5.")
+    source, _ = build(args)
+    try:
+        source.load_weights(args.init)
+    except Exception as err:  # noqa: BLE001 - h5py / keras raise many kinds for a mismatched file
+        raise SystemExit(
+            f"--init {args.init} does not match these network sizes ({err}); use the sizes of the run that wrote it."
+        ) from None
+    names = ("g_ab", "g_ba", "d_a", "d_b") if args.model == "cyclegan" else ("generator", "discriminator")
+    for name in names:
+        getattr(gan, name).set_weights(getattr(source, name).get_weights())
+    print(f"initialised {', '.join(names)} from {args.init}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv if argv is not None else sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -300,6 +324,8 @@ def main(argv=None) -> int:
             return 0
         gan.load_weights(args.out / "state.weights.h5")
         print(f"resuming {args.model} after epoch {state['epoch']} (step {int(gan.g_optimizer.iterations)})")
+    elif args.init is not None:
+        init_networks(gan, args)
     train, val = datasets(args, state["epoch"])
     gan.fit(
         train,
