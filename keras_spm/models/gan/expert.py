@@ -7,8 +7,8 @@ expert must be trained on images the GAN never saw (``afm_style`` split "expert"
 per-image min/max normalisation and crop size as the GAN, so it cannot use value ranges or image sizes.
 
 :func:`expert_classifier` - four stride-2 conv blocks (BatchNorm, LeakyReLU), global average pooling and one
-logit (> 0: real). :func:`train_expert` fits it on class-balanced random crops; :func:`prob_real` averages
-the sigmoid over fixed crops of whole images.
+logit (> 0: real). :func:`train_expert` fits it on class-balanced random crops in random orientations;
+:func:`prob_real` averages the sigmoid over fixed crops of whole images in all eight orientations.
 """
 
 from __future__ import annotations
@@ -50,10 +50,20 @@ def _check_images(images: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
     return images
 
 
+def dihedral(image: np.ndarray, k: int) -> np.ndarray:
+    """Transform ``k`` (0-7) of the square's symmetry group: ``k % 4`` quarter turns, then a flip if ``k >= 4``."""
+    out = np.rot90(image, k % 4, axes=(0, 1))
+    return np.ascontiguousarray(out[:, ::-1] if k >= 4 else out)
+
+
 def balanced_crops(
     sim: Sequence[np.ndarray], real: Sequence[np.ndarray], n: int, crop: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random crops, half simulated (label 0) and half real (label 1), with random left-right flips."""
+    """``n`` random crops, half simulated (label 0) and half real (label 1), each turned / flipped at random.
+
+    Style (noise, blur, background) does not depend on orientation, and the 8 symmetries multiply the
+    few real images the expert learns from.
+    """
     from keras_spm.datasets.afm_style import random_crop
 
     x = np.empty((n, crop, crop, 1), np.float32)
@@ -61,7 +71,7 @@ def balanced_crops(
     for i in range(n):
         label = i % 2
         pool = real if label else sim
-        x[i, ..., 0] = random_crop(pool[rng.integers(len(pool))], crop, rng)
+        x[i, ..., 0] = dihedral(random_crop(pool[rng.integers(len(pool))], crop, rng, flip=False), rng.integers(8))
         y[i] = label
     return x, y
 
@@ -104,10 +114,17 @@ def fixed_crops(image: np.ndarray, crop: int) -> np.ndarray:
     return np.stack([image[y : y + crop, x : x + crop] for y, x in corners])[..., None]
 
 
-def prob_real(model: keras.Model, images: Sequence[np.ndarray], crop: int = 128) -> np.ndarray:
-    """Per image, the mean over :func:`fixed_crops` of the expert's probability that the image is real."""
+def prob_real(model: keras.Model, images: Sequence[np.ndarray], crop: int = 128, symmetries: int = 8) -> np.ndarray:
+    """Per image, the expert's mean probability that it is real over :func:`fixed_crops` x ``symmetries``.
+
+    ``symmetries`` (1-8) of the :func:`dihedral` transforms are averaged too (test-time augmentation, matching
+    the training crops); 1 scores the crops as they are.
+    """
+    if not 1 <= symmetries <= 8:
+        raise ValueError(f"prob_real: symmetries must be 1-8, got {symmetries}.")
     images = _check_images(images, "prob_real")
     crops = np.concatenate([fixed_crops(im, crop) for im in images])
-    logits = model.predict(crops, batch_size=64, verbose=0)[:, 0]
+    views = np.concatenate([np.stack([dihedral(c, k) for c in crops]) for k in range(symmetries)])
+    logits = model.predict(views, batch_size=64, verbose=0)[:, 0]
     probs = 1.0 / (1.0 + np.exp(-logits))
-    return probs.reshape(len(images), -1).mean(axis=1)
+    return probs.reshape(symmetries, len(images), -1).mean(axis=(0, 2))

@@ -37,3 +37,22 @@ def test_fixed_crops_pad_small_images_and_bad_input_raises():
         prob_real(model, [np.full((8, 8), np.nan)])
     with pytest.raises(ValueError, match="no images"):
         prob_real(model, [])
+
+
+def test_dihedral_covers_the_eight_symmetries_and_prob_real_averages_them():
+    from keras_spm.models.gan.expert import dihedral
+
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    views = [dihedral(image, k) for k in range(8)]
+    assert len({v.tobytes() + bytes(v.shape) for v in views}) == 8
+    np.testing.assert_array_equal(dihedral(dihedral(image, 1), 3), image)
+    model = expert_classifier(filters=4)
+    rng = np.random.default_rng(1)
+    images = [rng.uniform(-1, 1, (40, 40)).astype(np.float32)]
+    # a square image's five fixed crops map onto each other under the symmetries: the score is invariant
+    for k in range(8):
+        turned = [dihedral(images[0], k)]
+        np.testing.assert_allclose(prob_real(model, turned, crop=32), prob_real(model, images, crop=32), atol=1e-5)
+    assert prob_real(model, images, crop=32, symmetries=1).shape == (1,)
+    with pytest.raises(ValueError, match="symmetries must be 1-8"):
+        prob_real(model, images, crop=32, symmetries=9)
