@@ -7,7 +7,7 @@
 
 Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
-training) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
+training; labels in the image frame, ``--nominal-labels`` for the older convention) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
 preprocessing (per-slice standardisation, no noise; ``--noise 0.1`` adds the training noise,
 seeded, the same for every model). Reports per-map MSE, SSIM and Pearson r (DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
 confidence 0.5. Results are printed and written to ``benchmarks/results/afm_models_<name>.json``.
@@ -33,19 +33,29 @@ KINDS = {
 }
 
 
-def test_stacks(kind: str, set_name: str = "light", n: int = 30, seed: int = 2020) -> tuple[dict, dict, list[str]]:
-    """Simulated test data for ``kind``: ({tip: (n,128,128,10)}, {descriptor: ...}, names); cached on disk."""
+def test_stacks(
+    kind: str, set_name: str = "light", n: int = 30, seed: int = 2020, nominal_labels: bool = False
+) -> tuple[dict, dict, list[str]]:
+    """Simulated test data for ``kind``: ({tip: (n,128,128,10)}, {descriptor: ...}, names); cached on disk.
+
+    Labels are in the image frame (they follow the random tip tilt, see ``keras_spm.descriptors``) unless
+    ``nominal_labels`` (the convention before 2026-11-22); the stacks are the same either way.
+    """
+    from dataclasses import replace
+
     from keras_spm.data.samples import SampleSpec, simulate_batch
     from keras_spm.data.sets import cache_dir, load_set
+    from keras_spm.sim.afm import ASD_AFM
 
     tips, descriptors = KINDS[kind]
-    # "img": labels in the image frame (keras_spm.descriptors); older caches drew them at nominal positions.
-    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}-img.npz"
+    frame = "nominal" if nominal_labels else "img"
+    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}-{frame}.npz"
     if path.exists():
         data = np.load(path)
         return ({t: data[f"x_{t}"] for t in tips}, {d: data[f"y_{d}"] for d in descriptors}, list(data["names"]))
     molecules = load_set(set_name, "test")[:n]
-    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, augment=False), seed)
+    settings = replace(ASD_AFM, labels_follow_tilt=not nominal_labels)
+    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, settings, augment=False), seed)
     names = [m.name for m in molecules]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -181,6 +191,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--noise", type=float, default=0.0, help="add the ASD-AFM training noise of this amplitude (e.g. 0.1)"
     )
+    parser.add_argument(
+        "--nominal-labels",
+        action="store_true",
+        help="labels at the nominal atom positions, not following the tip tilt (keras_spm before 2026-11-22)",
+    )
     parser.add_argument("--tag", default=None, help="results file name stem (default: zoo name or checkpoint folder)")
     args = parser.parse_args(argv)
     if not args.model and not args.speed:
@@ -191,7 +206,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.model:
         model, kind = load_model(name)
-        xs, ys, names = test_stacks(kind, args.set_name, args.molecules)
+        xs, ys, names = test_stacks(kind, args.set_name, args.molecules, nominal_labels=args.nominal_labels)
         if args.noise:
             xs = add_test_noise(xs, args.noise)
         result = {
@@ -201,6 +216,7 @@ def main(argv=None) -> int:
             "split": "test",
             "molecules": len(names),
             "noise": args.noise,
+            "labels": "nominal positions" if args.nominal_labels else "image frame (follow the tip tilt)",
             "metrics": evaluate(model, kind, xs, ys),
         }
         noisy = f", noise c = {args.noise}" if args.noise else ""
@@ -212,6 +228,7 @@ def main(argv=None) -> int:
             )
         stem = args.tag or (Path(name).parent.name if name.endswith(".keras") else name)
         stem += f"_noise{args.noise:g}" if args.noise else ""
+        stem += "_nominal" if args.nominal_labels else ""
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
     if args.speed:
         result = speed()

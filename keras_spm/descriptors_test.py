@@ -295,3 +295,12 @@ def test_labels_follow_the_tilted_tip_image(simulated):
     np.testing.assert_allclose(tilted.apparent.positions[:, :2], tilted.placed.positions[:, :2] - tilted.tilt)
     grid = encode_xyz(tilted.apparent)
     assert_same_atoms(decode_xyz(grid), expected_atoms(tilted.apparent.positions))
+
+
+def test_nominal_labels_setting_keeps_the_placed_positions(simulated):
+    from keras_spm.sim.afm import AFMSimulator
+
+    sim, *_ = simulated
+    nominal = AFMSimulator(tips=("CO",), settings=SimulationSettings(labels_follow_tilt=False))
+    nominal.simulate(sim.placed, np.random.default_rng(3))
+    assert np.abs(nominal.tilt).max() > 0.3 and nominal.apparent is nominal.placed

@@ -51,6 +51,7 @@ class SimulationSettings:
     distance_jitter: float = 0.25  # uniform +- jitter of ``distance`` per sample
     max_tilt: float = 0.5  # uniform +- lateral offset of tipR0 per sample (Angstrom)
     margin: float = 0.5  # molecules must fit inside the window minus this margin (Angstrom)
+    labels_follow_tilt: bool = True  # AFMSimulator.apparent: labels where the tilted tip images the atoms
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -114,9 +115,13 @@ class AFMSimulator:
 
     @property
     def apparent(self) -> Molecule | None:
-        """The placed molecule where the image shows it: shifted in xy by minus the tip tilt."""
-        if self.placed is None:
-            return None
+        """The placed molecule where the image shows it: shifted in xy by minus the tip tilt.
+
+        With ``settings.labels_follow_tilt=False`` this is :attr:`placed` (nominal positions; the
+        convention of keras_spm before 2026-11-22, kept to reproduce older benchmark numbers).
+        """
+        if self.placed is None or not self.settings.labels_follow_tilt:
+            return self.placed
         pos = self.placed.positions.copy()
         pos[:, :2] -= self.tilt
         return Molecule(self.placed.numbers, pos, self.placed.charges, self.placed.name)
