@@ -6,8 +6,8 @@
 1. The expert (``keras_spm.models.gan.expert``, a 4-block CNN) is trained to tell real from simulated crops
    on the ``expert`` split of ``keras_spm.datasets.afm_style`` (image series never shown to the GAN: 165
    simulated images, 26 real ones in 3 series - all of them, since the real series are too few to hold
-   one out for validation), on class-balanced random crops in random orientations (the 8 symmetries of the
-   square). It scores an image by its mean P(real) over five fixed crops in ``--symmetries`` orientations.
+   one out for validation), on class-balanced random crops (``--expert-orientations``: in the 8 orientations
+   of the square). It scores an image by its mean P(real) over five fixed crops (x ``--symmetries``).
 2. On the ``gan_test`` split (seen by neither network: 90 simulated, 18 real images in 2 series) it scores
    the raw simulated images (target: >= 95 % called simulated), the raw real images, the simulated images
    translated to real style by ``g_ab`` (target: >= 50 % called real) and the real images translated to
@@ -90,7 +90,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--expert-filters", type=int, default=16)
     parser.add_argument("--expert", type=Path, default=None, help="load/save the trained expert here (cache)")
     parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--symmetries", type=int, default=8, help="orientations the expert averages per crop (1-8)")
+    parser.add_argument("--expert-orientations", action="store_true", help="train the expert on turned crops too")
+    parser.add_argument("--symmetries", type=int, default=1, help="orientations the expert averages per crop (1-8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="afm_style", help="results/<name>.json and results/<name>.png")
     parser.add_argument("--figure-columns", type=int, default=6)
@@ -114,6 +115,7 @@ def main(argv=None) -> dict:
             crop=args.crop,
             seed=args.seed,
             filters=args.expert_filters,
+            orientations=args.expert_orientations,
         )
         if args.expert is not None:
             args.expert.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +151,8 @@ def main(argv=None) -> dict:
             "steps": args.expert_steps,
             "filters": args.expert_filters,
             "crop": args.crop,
-            "training_crops": "class-balanced, random position and one of 8 orientations",
+            "training_crops": "class-balanced, random position, "
+            + ("one of 8 orientations" if args.expert_orientations else "random left-right flip"),
             "scoring": f"mean P(real) over 5 fixed crops x {args.symmetries} orientations, threshold 0.5",
             "seconds": expert_seconds,
             "params": expert.count_params(),

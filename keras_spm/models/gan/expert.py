@@ -7,8 +7,8 @@ expert must be trained on images the GAN never saw (``afm_style`` split "expert"
 per-image min/max normalisation and crop size as the GAN, so it cannot use value ranges or image sizes.
 
 :func:`expert_classifier` - four stride-2 conv blocks (BatchNorm, LeakyReLU), global average pooling and one
-logit (> 0: real). :func:`train_expert` fits it on class-balanced random crops in random orientations;
-:func:`prob_real` averages the sigmoid over fixed crops of whole images in all eight orientations.
+logit (> 0: real). :func:`train_expert` fits it on class-balanced random crops; :func:`prob_real` averages
+the sigmoid over fixed crops of whole images.
 """
 
 from __future__ import annotations
@@ -57,12 +57,18 @@ def dihedral(image: np.ndarray, k: int) -> np.ndarray:
 
 
 def balanced_crops(
-    sim: Sequence[np.ndarray], real: Sequence[np.ndarray], n: int, crop: int, rng: np.random.Generator
+    sim: Sequence[np.ndarray],
+    real: Sequence[np.ndarray],
+    n: int,
+    crop: int,
+    rng: np.random.Generator,
+    orientations: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random crops, half simulated (label 0) and half real (label 1), each turned / flipped at random.
+    """``n`` random crops, half simulated (label 0) and half real (label 1), flipped left-right at random.
 
-    Style (noise, blur, background) does not depend on orientation, and the 8 symmetries multiply the
-    few real images the expert learns from.
+    ``orientations``: one of the 8 symmetries of the square instead of a flip. Tried as a way to multiply the few
+    real images; on held-out series it made the expert worse (``benchmarks/results/afm_style_expert_d8.json``):
+    real scan lines run along the fast-scan axis, and turned crops teach the expert to ignore that.
     """
     from keras_spm.datasets.afm_style import random_crop
 
@@ -71,7 +77,12 @@ def balanced_crops(
     for i in range(n):
         label = i % 2
         pool = real if label else sim
-        x[i, ..., 0] = dihedral(random_crop(pool[rng.integers(len(pool))], crop, rng, flip=False), rng.integers(8))
+        image = pool[rng.integers(len(pool))]
+        x[i, ..., 0] = (
+            dihedral(random_crop(image, crop, rng, flip=False), rng.integers(8))
+            if orientations
+            else random_crop(image, crop, rng)
+        )
         y[i] = label
     return x, y
 
@@ -85,6 +96,7 @@ def train_expert(
     seed: int = 0,
     filters: int = 16,
     verbose: int = 0,
+    orientations: bool = False,
 ) -> keras.Model:
     """Fit :func:`expert_classifier` on class-balanced crops of ``sim`` / ``real`` images ([-1, 1], 2-D)."""
     sim, real = _check_images(sim, "train_expert sim"), _check_images(real, "train_expert real")
@@ -97,7 +109,7 @@ def train_expert(
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
     )
     for step in range(steps):
-        logs = model.train_on_batch(*balanced_crops(sim, real, batch_size, crop, rng), return_dict=True)
+        logs = model.train_on_batch(*balanced_crops(sim, real, batch_size, crop, rng, orientations), return_dict=True)
         if verbose and (step + 1) % 100 == 0:
             print(f"expert step {step + 1}/{steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()))
     return model
@@ -114,11 +126,11 @@ def fixed_crops(image: np.ndarray, crop: int) -> np.ndarray:
     return np.stack([image[y : y + crop, x : x + crop] for y, x in corners])[..., None]
 
 
-def prob_real(model: keras.Model, images: Sequence[np.ndarray], crop: int = 128, symmetries: int = 8) -> np.ndarray:
+def prob_real(model: keras.Model, images: Sequence[np.ndarray], crop: int = 128, symmetries: int = 1) -> np.ndarray:
     """Per image, the expert's mean probability that it is real over :func:`fixed_crops` x ``symmetries``.
 
-    ``symmetries`` (1-8) of the :func:`dihedral` transforms are averaged too (test-time augmentation, matching
-    the training crops); 1 scores the crops as they are.
+    ``symmetries`` (1-8) of the :func:`dihedral` transforms are averaged too (test-time augmentation for an
+    expert trained with ``orientations``); 1 scores the crops as they are.
     """
     if not 1 <= symmetries <= 8:
         raise ValueError(f"prob_real: symmetries must be 1-8, got {symmetries}.")

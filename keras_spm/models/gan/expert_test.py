@@ -20,7 +20,7 @@ def test_learns_noise_as_the_real_style():
     rng = np.random.default_rng(0)
     sim = [_smooth(rng) for _ in range(6)]
     real = [np.clip(_smooth(rng) + rng.normal(0, 0.4, (48, 48)), -1, 1).astype(np.float32) for _ in range(6)]
-    model = train_expert(sim, real, steps=40, batch_size=16, crop=32, filters=4)
+    model = train_expert(sim, real, steps=40, batch_size=16, crop=32, filters=4, orientations=True)
     test_sim = [_smooth(rng) for _ in range(4)]
     test_real = [np.clip(_smooth(rng) + rng.normal(0, 0.4, (48, 48)), -1, 1) for _ in range(4)]
     assert np.all(prob_real(model, test_real, crop=32) > 0.5)
@@ -52,7 +52,7 @@ def test_dihedral_covers_the_eight_symmetries_and_prob_real_averages_them():
     # a square image's five fixed crops map onto each other under the symmetries: the score is invariant
     for k in range(8):
         turned = [dihedral(images[0], k)]
-        np.testing.assert_allclose(prob_real(model, turned, crop=32), prob_real(model, images, crop=32), atol=1e-5)
+        np.testing.assert_allclose(prob_real(model, turned, 32, 8), prob_real(model, images, 32, 8), atol=1e-5)
     assert prob_real(model, images, crop=32, symmetries=1).shape == (1,)
     with pytest.raises(ValueError, match="symmetries must be 1-8"):
         prob_real(model, images, crop=32, symmetries=9)
