@@ -95,3 +95,24 @@ def test_train_only_freezes_the_other_layers():
     assert len(model.non_trainable_weights) > 0
     with pytest.raises(SystemExit, match="matches no layer"):
         fit.freeze_all_but(afm.dsh(), ["nothing_"])
+
+
+def test_cosine_schedule_values_and_run(tmp_path):
+    sys.path.insert(0, str(ROOT / "training"))
+    from fit import cosine_lr
+
+    assert cosine_lr(0, 10, 1e-3) == pytest.approx(1e-3)
+    assert cosine_lr(9, 10, 1e-3) == pytest.approx(1e-5)
+    assert cosine_lr(0, 10, 1e-3) > cosine_lr(3, 10, 1e-3) > cosine_lr(6, 10, 1e-3) > cosine_lr(9, 10, 1e-3)
+    assert cosine_lr(12, 10, 1e-3) == pytest.approx(1e-5)  # past the end: stays at the floor
+    out = tmp_path / "cos"
+    result = run(
+        ["--model", "dsh", *TINY, "--epochs", "2", "--lr", "2e-3", "--lr-schedule", "cosine", "--out", str(out)]
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    import keras
+
+    import keras_spm.models.afm  # noqa: F401  (registers the serializable layers)
+
+    lr = float(keras.models.load_model(out / "last.keras").optimizer.learning_rate.numpy())
+    assert lr == pytest.approx(2e-5, rel=1e-4)  # the last epoch ran at 1 % of --lr

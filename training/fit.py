@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 import time
@@ -90,6 +91,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--loss-weights",
         default=None,
         help="override per-output loss weights, e.g. disks=60 (dsh, es) or xyz_offset=0.5 (xyz); others keep defaults",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="cosine: per epoch from --lr down to 1%% of it at the last of --epochs (resumes on the same curve)",
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")
@@ -222,6 +229,23 @@ def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
+
+
+def cosine_lr(epoch: int, epochs: int, lr: float, final_fraction: float = 0.01) -> float:
+    """Learning rate of ``epoch`` (0-based): ``lr`` at the first, ``final_fraction * lr`` at the last of ``epochs``."""
+    t = epoch / max(epochs - 1, 1)
+    return lr * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def make_lr_callback(lr: float, epochs: int):
+    """Sets the optimizer's learning rate at each epoch's start from the epoch index (so resuming is exact)."""
+    import keras
+
+    class CosineLR(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.optimizer.learning_rate.assign(cosine_lr(epoch, epochs, lr))
+
+    return CosineLR()
 
 
 def make_checkpoint_callback(out: Path, state: dict, chief: bool):
@@ -508,6 +532,8 @@ def main(argv=None) -> int:
         args, recipe, args.seed + 1000 * task, per_replica_batch, task, n_workers
     )
     callbacks = [make_checkpoint_callback(out, state, chief)]
+    if args.lr_schedule == "cosine":
+        callbacks.insert(0, make_lr_callback(args.lr, args.epochs))
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), update_freq="epoch"))
     verbose = 1 if sys.stdout.isatty() else 2
