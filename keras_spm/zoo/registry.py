@@ -138,7 +138,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "xyz": ZooEntry(
         repo_id="keras-spm/xyz",
         revision=None,
-        sha256="3d8c33fce7d6dfdecec71ab9854f1450e6814f5ed521ed4f8e151d84731428c3",
+        sha256="79ec11a628feedc9e2555b66158c3c980ba8958b19677bed7d24a6455a03df79",
         kind="afm.xyz",
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
         "AFM stack; light set (below the thesis accuracy, see its card)",
