@@ -141,7 +141,7 @@ REGISTRY: dict[str, ZooEntry] = {
         sha256="79ec11a628feedc9e2555b66158c3c980ba8958b19677bed7d24a6455a03df79",
         kind="afm.xyz",
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
-        "AFM stack; light set (below the thesis accuracy, see its card)",
+        "AFM stack; light set, positions in the image frame (below the thesis accuracy, see its card)",
     ),
     "es": ZooEntry(
         repo_id="keras-spm/es",
