@@ -83,9 +83,10 @@ class AFMSimulator:
     force field, which the Height and Electrostatic maps need.
 
     **Image frame**: a tip tilted by ``(dx, dy)`` (ppafm's lateral ``tipR0``) images every
-    feature displaced by ``(-dx, -dy)`` (measured: 0.375-0.5 Angstrom for a 0.5 Angstrom
-    tilt; see ``afm_test.py``). An experiment cannot tell the tilt from a shifted molecule,
-    so labels are drawn where the image shows the atoms: :attr:`apparent`.
+    feature displaced by about ``(-dx, -dy)`` (0.375-0.5 Angstrom for a 0.5 Angstrom tilt,
+    a little less in far slices; ``descriptors_test.py`` checks it). Labels are drawn where
+    the image shows the atoms, :attr:`apparent`: a single-tip image barely tells the tilt
+    from a shifted molecule. ASD-AFM drew them at the nominal positions.
     """
 
     def __init__(self, tips: tuple[str, ...] = ("CO",), settings: SimulationSettings = ASD_AFM):
@@ -117,8 +118,8 @@ class AFMSimulator:
     def apparent(self) -> Molecule | None:
         """The placed molecule where the image shows it: shifted in xy by minus the tip tilt.
 
-        With ``settings.labels_follow_tilt=False`` this is :attr:`placed` (nominal positions; the
-        convention of keras_spm before 2026-11-22, kept to reproduce older benchmark numbers).
+        With ``settings.labels_follow_tilt=False`` this is :attr:`placed` (nominal positions: the
+        convention of ASD-AFM's generator, its published weights and keras_spm before 2026-11-22).
         """
         if self.placed is None or not self.settings.labels_follow_tilt:
             return self.placed
