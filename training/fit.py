@@ -48,6 +48,7 @@ class Recipe:
     tips: tuple[str, ...]
     descriptors: tuple[str, ...]
     targets: str | None = None  # a function turning the Y dict into the model's targets
+    augmentation: str = "asd-afm"  # keras_spm.data.augment.AUGMENTATIONS; es/xyz keep the recipe their weights saw
 
 
 #: Families whose training is not the AFM stack -> maps loop: ``--model NAME`` runs ``training/<module>.py``'s
@@ -61,8 +62,8 @@ OTHER_FAMILIES = {
 
 RECIPES = {
     "dsh": Recipe("dsh_10slice", "compile_dsh", ("CO",), ("disks", "spheres", "height")),
-    "es": Recipe("es_10slice", "compile_es", ("CO", "Xe"), ("es", "height")),
-    "xyz": Recipe("xyz_10slice", "compile_xyz", ("CO",), ("xyz",), targets="xyz"),
+    "es": Recipe("es_10slice", "compile_es", ("CO", "Xe"), ("es", "height"), augmentation="drift"),
+    "xyz": Recipe("xyz_10slice", "compile_xyz", ("CO",), ("xyz",), targets="xyz", augmentation="drift"),
 }
 
 
@@ -97,6 +98,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=("constant", "cosine"),
         default="constant",
         help="cosine: per epoch from --lr down to 1%% of it at the last of --epochs (resumes on the same curve)",
+    )
+    parser.add_argument(
+        "--augmentation",
+        choices=("asd-afm", "drift"),
+        default=None,
+        help="input augmentation recipe (keras_spm.data.augment); default: asd-afm for dsh, drift for es and xyz",
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")
@@ -169,11 +176,13 @@ def datasets(args, recipe: Recipe, seed: int, batch_size: int, task: int = 0, n_
     from keras_spm.data import afm_dataset
     from keras_spm.data.shards import find_shards, shard_dataset
 
+    aug = {"augmentation": args.augmentation or recipe.augmentation}
+
     if args.shards:
         records = find_shards(args.shards)
         if len(records) >= n_workers:  # else every worker reads all shards, in its own order
             records = records[task::n_workers]
-        train = shard_dataset(records, batch_size, seed, tips=recipe.tips, descriptors=recipe.descriptors)
+        train = shard_dataset(records, batch_size, seed, tips=recipe.tips, descriptors=recipe.descriptors, **aug)
     else:
         from keras_spm.data.sets import load_set
 
@@ -181,10 +190,16 @@ def datasets(args, recipe: Recipe, seed: int, batch_size: int, task: int = 0, n_
         if len(molecules) < n_workers:
             raise SystemExit(f"{len(molecules)} training molecules cannot be shared by {n_workers} workers.")
         molecules = molecules[task::n_workers]
-        train = afm_dataset(molecules, recipe.tips, recipe.descriptors, batch_size, seed, workers=args.workers)
+        train = afm_dataset(molecules, recipe.tips, recipe.descriptors, batch_size, seed, workers=args.workers, **aug)
     if args.val_shards:
         val = shard_dataset(
-            args.val_shards, batch_size, 12345, tips=recipe.tips, descriptors=recipe.descriptors, vary_epochs=False
+            args.val_shards,
+            batch_size,
+            12345,
+            tips=recipe.tips,
+            descriptors=recipe.descriptors,
+            vary_epochs=False,
+            **aug,
         )
     else:
         from keras_spm.data.sets import load_set
@@ -199,6 +214,7 @@ def datasets(args, recipe: Recipe, seed: int, batch_size: int, task: int = 0, n_
             workers=args.workers,
             shuffle=False,
             vary_epochs=False,
+            **aug,
         )
     streams = [getattr(train, "stream", None), getattr(val, "stream", None)]
     sizes = [_num_samples(ds) for ds in (train, val)]

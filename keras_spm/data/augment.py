@@ -1,11 +1,19 @@
-"""ASD-AFM training augmentations of AFM stacks (numpy, seeded).
+"""Training augmentations of AFM stacks (numpy, seeded), making simulated stacks look measured.
 
-Alldritt et al., Sci. Adv. 6, eaay6913 (2020): simulated stacks are made to look more
-like measured ones by a random lateral drift across slices, per-slice standardisation,
-uniform noise (c = 0.1 of each slice's range) and random rectangular cutouts. Every
-function takes an explicit ``numpy.random.Generator`` so a seed fixes the result.
-Stacks are (x, y, slices), slice 0 farthest; the closest slice is never shifted, so the
-descriptor maps stay aligned with it.
+Two recipes (:data:`AUGMENTATIONS`):
+
+- ``"asd-afm"``: what the published ASD-AFM training code does (Alldritt et al., Sci. Adv. 6,
+  eaay6913 (2020), SINGROUP/ASD-AFM ``data_utils.py``): per-slice standardisation, uniform noise
+  of 0.1 x each slice's range, every slice moved by its own random whole-pixel shift of 1-2 px
+  (mirrored edges), and random erasing (5 tries per slice, each blanking with probability 0.2 a
+  rectangle of 0.1-1 % of the image). The recipe the DSH networks are trained with.
+- ``"drift"``: keras_spm's first recipe (the es and xyz weights of the zoo were trained with it):
+  a lateral drift trend across slices (up to 2 % of the image per slice and 10 % in all, the
+  closest slice fixed, as in ppafm's later generators), standardisation, the same noise, and up
+  to 5 cutouts per slice with sides up to 10 % of the image.
+
+Every function takes an explicit ``numpy.random.Generator`` so a seed fixes the result.
+Stacks are (x, y, slices), slice 0 farthest.
 """
 
 from __future__ import annotations
@@ -47,6 +55,54 @@ def shift_xy_trend(
     return out
 
 
+def shift_slices(stack: np.ndarray, rng: np.random.Generator, c: float = 0.02) -> np.ndarray:
+    """Move every slice by its own random whole-pixel shift (1 to ``c`` x size px, never 0), edges mirrored.
+
+    ASD-AFM's jitter: the network must not rely on sub-pixel registration between slices.
+    """
+    nx, ny, n = stack.shape
+    mx, my = max(1, int(c * nx)), max(1, int(c * ny))
+    padded = np.pad(stack, ((mx, mx), (my, my), (0, 0)), mode="reflect")
+    out = np.empty_like(stack)
+    for k in range(n):
+        dx = rng.integers(1, mx + 1) * rng.choice((-1, 1))
+        dy = rng.integers(1, my + 1) * rng.choice((-1, 1))
+        out[:, :, k] = padded[mx - dx : mx - dx + nx, my - dy : my - dy + ny, k]
+    return out
+
+
+def random_erasing(
+    stack: np.ndarray,
+    rng: np.random.Generator,
+    tries: int = 5,
+    p: float = 0.2,
+    area: tuple[float, float] = (0.001, 0.01),
+    aspect: tuple[float, float] = (0.1, 10.0),
+    value: float = 0.0,
+) -> np.ndarray:
+    """Per slice, ``tries`` times with probability ``p``: set a random rectangle to ``value``.
+
+    Random erasing (Zhong et al., AAAI 2020) as ASD-AFM uses it: the rectangle covers ``area``
+    (a fraction of the image) with height/width ratio in ``aspect``; on standardised slices
+    ``value = 0`` is the slice mean.
+    """
+    out = stack.copy()
+    nx, ny, n = stack.shape
+    for k in range(n):
+        for _ in range(tries):
+            if rng.random() >= p:
+                continue
+            for _attempt in range(100):  # redraw until the rectangle fits, as the original does
+                s = rng.uniform(*area) * nx * ny
+                r = rng.uniform(*aspect)
+                w, h = int(np.sqrt(s / r)), int(np.sqrt(s * r))
+                left, top = rng.integers(0, ny), rng.integers(0, nx)
+                if left + w <= ny and top + h <= nx:
+                    out[top : top + h, left : left + w, k] = value
+                    break
+    return out
+
+
 def add_cutouts(stack: np.ndarray, rng: np.random.Generator, n_holes: int = 5, max_size: float = 0.1) -> np.ndarray:
     """Blank up to ``n_holes`` random rectangles per slice (sides up to ``max_size`` of the image) with the slice mean."""
     out = stack.copy()
@@ -62,9 +118,19 @@ def add_cutouts(stack: np.ndarray, rng: np.random.Generator, n_holes: int = 5, m
     return out
 
 
-def asd_afm_augment(stack: np.ndarray, rng: np.random.Generator, noise: float = 0.1, n_holes: int = 5) -> np.ndarray:
-    """The full ASD-AFM training augmentation: drift, standardise, noise, cutouts."""
+def asd_afm_augment(stack: np.ndarray, rng: np.random.Generator, noise: float = 0.1) -> np.ndarray:
+    """The published ASD-AFM augmentation: standardise, noise, per-slice shifts, random erasing."""
+    stack = add_noise(standardize(stack), rng, noise)
+    return random_erasing(shift_slices(stack, rng), rng)
+
+
+def drift_augment(stack: np.ndarray, rng: np.random.Generator, noise: float = 0.1, n_holes: int = 5) -> np.ndarray:
+    """keras_spm's first recipe: drift trend, standardise, noise, cutouts."""
     stack = shift_xy_trend(stack, rng)
     stack = standardize(stack)
     stack = add_noise(stack, rng, noise)
     return add_cutouts(stack, rng, n_holes)
+
+
+#: Augmentation recipes by name (``SampleSpec.augmentation``, ``training/fit.py --augmentation``).
+AUGMENTATIONS = {"asd-afm": asd_afm_augment, "drift": drift_augment}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -42,11 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most this many molecules (for quick tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--nominal-labels",
+        action="store_true",
+        help="draw disks/spheres/xyz at the nominal atom positions, not where the tilted tip images them (ASD-AFM)",
+    )
     args = parser.parse_args(argv)
 
+    from ..sim.afm import ASD_AFM
     from .sets import load_set
 
-    spec = SampleSpec(tuple(args.tips.split(",")), tuple(d for d in args.descriptors.split(",") if d), augment=False)
+    settings = replace(ASD_AFM, labels_follow_tilt=not args.nominal_labels)
+    spec = SampleSpec(
+        tuple(args.tips.split(",")), tuple(d for d in args.descriptors.split(",") if d), settings, augment=False
+    )
     molecules = load_set(args.set_name, args.split, full=args.full)
     k, n = args.shard
     chosen = [(i, m) for i, m in enumerate(molecules) if i % n == k][: args.limit]

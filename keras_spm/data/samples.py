@@ -27,7 +27,7 @@ import numpy as np
 
 from ..molecules import Molecule, best_rotations
 from ..sim.afm import ASD_AFM, TIPS, SimulationSettings
-from .augment import asd_afm_augment
+from .augment import AUGMENTATIONS
 
 IMAGE_DESCRIPTORS = ("disks", "spheres", "height", "es")
 ALL_DESCRIPTORS = IMAGE_DESCRIPTORS + ("xyz",)
@@ -42,6 +42,7 @@ class SampleSpec:
     settings: SimulationSettings = field(default_factory=lambda: ASD_AFM)
     n_best_rotations: int = 10
     augment: bool = True
+    augmentation: str = "asd-afm"  # a recipe of keras_spm.data.augment.AUGMENTATIONS
 
     def __post_init__(self):
         object.__setattr__(self, "tips", tuple(self.tips))
@@ -52,6 +53,8 @@ class SampleSpec:
         bad = [d for d in self.descriptors if d not in ALL_DESCRIPTORS]
         if bad:
             raise ValueError(f"unknown descriptor(s) {bad}; available: {', '.join(ALL_DESCRIPTORS)}.")
+        if self.augmentation not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation '{self.augmentation}'; available: {', '.join(AUGMENTATIONS)}.")
         if len(set(self.descriptors)) != len(self.descriptors):
             raise ValueError(f"descriptor names repeat: {list(self.descriptors)}.")
 
@@ -89,7 +92,8 @@ class SampleMaker:
 
             ys["xyz"] = encode_xyz(self.simulator.apparent, self.spec.settings)
         if self.spec.augment:
-            stacks = {t: asd_afm_augment(x, rng) for t, x in stacks.items()}
+            augment = AUGMENTATIONS[self.spec.augmentation]
+            stacks = {t: augment(x, rng) for t, x in stacks.items()}
         ys = {d: np.asarray(ys[d], dtype=np.float32) for d in self.spec.descriptors}
         return stacks, ys
 

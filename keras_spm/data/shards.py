@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .augment import asd_afm_augment
+from .augment import AUGMENTATIONS
 from .pipeline import sample_seed
 from .samples import SampleSpec
 
@@ -182,7 +182,8 @@ class ShardStream:
             nonlocal index
             if self.spec.augment:
                 r = np.random.default_rng(sample_seed(self.seed, epoch, index))
-                xs = {t: asd_afm_augment(x, r) for t, x in xs.items()}
+                augment = AUGMENTATIONS[self.spec.augmentation]
+                xs = {t: augment(x, r) for t, x in xs.items()}
             index += 1
             return tuple(xs[t] for t in self.spec.tips) + tuple(ys[d] for d in self.spec.descriptors)
 
@@ -208,13 +209,15 @@ def shard_dataset(
     drop_remainder: bool = False,
     verify: bool = True,
     vary_epochs: bool = True,
+    augmentation: str = "asd-afm",
 ):
     """Stream shards as ``(X, Y)`` batches, the same structure as :func:`keras_spm.data.afm_dataset`.
 
     ``tips`` / ``descriptors`` select a subset of what the shards hold (default: all of it).
     ``verify`` checks every shard's sha256 up front (about 1 s per GB), so corruption is
     reported before training starts rather than mid-epoch. ``vary_epochs=False`` repeats the
-    same order and augmentation every pass (validation data).
+    same order and augmentation every pass (validation data). ``augmentation`` names a recipe of
+    :data:`keras_spm.data.augment.AUGMENTATIONS`.
     """
     from .pipeline import to_dataset
 
@@ -244,7 +247,7 @@ def shard_dataset(
             for k, v in first["settings"].items()
         }
     )
-    spec = SampleSpec(tips, descriptors, settings, augment=augment)
+    spec = SampleSpec(tips, descriptors, settings, augment=augment, augmentation=augmentation)
     stream = ShardStream(records, spec, seed, shuffle_buffer)
     stream.vary_epochs = vary_epochs
     ds = to_dataset(stream, spec, batch_size, drop_remainder)

@@ -138,8 +138,15 @@ def test_generate_cli_writes_a_readable_shard(tmp_path):
     meta = read_metadata(record, verify=True)
     expected = [m.name for i, m in enumerate(load_set("light", "test")) if i % 50 == 1][:2]
     assert meta["count"] == 2 and meta["molecules"] == 2 and meta["shard"] == [1, 50]
+    assert meta["settings"]["labels_follow_tilt"] is True  # the default: labels in the image frame
     x, y = next(iter(shard_dataset(tmp_path, batch_size=2, augment=False)))
     assert x.shape == (2, 128, 128, 10) and y["xyz"].shape == (2, 16, 16, 4) and len(expected) == 2
+
+    nominal = subprocess.run(
+        [*cmd[:-1], str(tmp_path / "nominal"), "--limit", "1", "--nominal-labels"], capture_output=True, text=True
+    )
+    assert nominal.returncode == 0, nominal.stderr[-2000:]
+    assert read_metadata(tmp_path / "nominal" / record.name)["settings"]["labels_follow_tilt"] is False
 
     bad = subprocess.run(cmd[:8] + ["3/2"] + cmd[9:], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--shard K/N needs 0 <= K < N, got 3/2" in bad.stderr
