@@ -91,6 +91,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--expert", type=Path, default=None, help="load/save the trained expert here (cache)")
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--expert-orientations", action="store_true", help="train the expert on turned crops too")
+    parser.add_argument(
+        "--expert-extra-sim",
+        type=Path,
+        action="append",
+        default=[],
+        help="more simulated images for the expert only (never GAN training images), e.g. keras_spm simulations "
+        "of validation-split molecules: python -m keras_spm.datasets.afm_style --split val --out DIR",
+    )
     parser.add_argument("--symmetries", type=int, default=1, help="orientations the expert averages per crop (1-8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="afm_style", help="results/<name>.json and results/<name>.png")
@@ -108,8 +116,10 @@ def main(argv=None) -> dict:
         expert = keras.saving.load_model(args.expert, compile=False)
         print(f"expert loaded from {args.expert}")
     else:
+        expert_sim = afm_style.split_paths("sim", "expert", args.root)
+        expert_sim += [p for d in args.expert_extra_sim for p in afm_style.list_images(d)]
         expert = train_expert(
-            load(afm_style.split_paths("sim", "expert", args.root)),
+            load(expert_sim),
             load(afm_style.split_paths("real", "expert", args.root)),
             args.expert_steps,
             crop=args.crop,
@@ -151,6 +161,7 @@ def main(argv=None) -> dict:
             "steps": args.expert_steps,
             "filters": args.expert_filters,
             "crop": args.crop,
+            "extra_simulated": [str(d) for d in args.expert_extra_sim],
             "training_crops": "class-balanced, random position, "
             + ("one of 8 orientations" if args.expert_orientations else "random left-right flip"),
             "scoring": f"mean P(real) over 5 fixed crops x {args.symmetries} orientations, threshold 0.5",

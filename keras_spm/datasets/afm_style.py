@@ -235,11 +235,13 @@ def export_own_simulations(
     slices: tuple[int, ...] = (7, 8, 9),
     seed: int = 0,
     set_name: str = "light",
+    split: str = "train",
 ) -> list[Path]:
-    """Simulate training molecules with keras_spm's own CO-tip simulator and save slices as ``.npy`` images.
+    """Simulate molecules with keras_spm's own CO-tip simulator and save slices as ``.npy`` images.
 
     A second simulated source for the CycleGAN (``afm_style_dataset(extra_sim=[out_dir])``): isolated organic
-    molecules from the package's ``set_name`` training split, where ``ppafm_simulated`` holds water networks.
+    molecules from the package's ``set_name`` ``split`` (training by default; another split gives images the
+    GAN never saw, e.g. for the machine expert), where ``ppafm_simulated`` holds water networks.
     Each molecule becomes a height series ``{name}.{slice}.npy`` (float32 df in Hz, 128 x 128), so
     :func:`split_by_series` keeps it together. Call from a process that has not imported TensorFlow yet
     (the simulator's OpenCL set-up must come first).
@@ -253,7 +255,7 @@ def export_own_simulations(
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     sim = AFMSimulator(tips=("CO",))
-    molecules = load_set(set_name, "train")
+    molecules = load_set(set_name, split)
     written = []
     for index in rng.permutation(len(molecules))[:n_molecules]:
         molecule = molecules[int(index)]
@@ -276,6 +278,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", default="train", choices=("train", "val", "test"), help="molecule split")
     cli = parser.parse_args()
-    paths = export_own_simulations(cli.out, cli.n, seed=cli.seed)
+    paths = export_own_simulations(cli.out, cli.n, seed=cli.seed, split=cli.split)
     print(f"wrote {len(paths)} images to {cli.out}")

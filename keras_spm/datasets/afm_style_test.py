@@ -1,5 +1,7 @@
 """AFM style data: series-aware splits, image reading and its bad input, the unpaired crop pipeline."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -136,3 +138,17 @@ def test_bad_values_and_folders(tmp_path):
         split_paths("sim", "train", tmp_path)
     with pytest.raises(ValueError, match="domain must be one of"):
         split_paths("fake", "gan_train", tmp_path)
+
+
+def test_export_own_simulations_from_a_chosen_split(tmp_path):
+    from keras_spm.data.sets import load_set
+
+    paths = afm_style.export_own_simulations(tmp_path, n_molecules=1, slices=(8, 9), seed=3, split="val")
+    assert len(paths) == 2 and afm_style.series_name(paths[0]) == afm_style.series_name(paths[1])
+    image = np.load(paths[0])
+    assert image.shape == (128, 128) and image.dtype == np.float32 and np.ptp(image) > 0
+    index = int(paths[0].name.split(".")[0].rsplit("_", 1)[1])
+    molecule = load_set("light", "val")[index]
+    assert paths[0].name == f"{re.sub(r'[^A-Za-z0-9_-]', '_', molecule.name)}_{index}.08.npy"  # a val molecule
+    with pytest.raises(ValueError, match="need n_molecules >= 1"):
+        afm_style.export_own_simulations(tmp_path, n_molecules=0)
