@@ -9,7 +9,8 @@ Test stacks: the first ``--molecules`` molecules of the set's held-out test spli
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
 training; labels in the image frame, ``--nominal-labels`` for the older convention) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
 preprocessing (per-slice standardisation, no noise; ``--noise 0.1`` adds the training noise,
-seeded, the same for every model). Reports per-map MSE, SSIM and Pearson r (DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
+seeded, the same for every model; ``--test-augmentation asd-afm`` applies that whole training recipe, as
+ASD-AFM's own test evaluation did). Reports per-map MSE, SSIM and Pearson r (DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
 confidence 0.5. Results are printed and written to ``benchmarks/results/afm_models_<name>.json``.
 """
 
@@ -95,6 +96,17 @@ def add_test_noise(xs: dict, c: float, seed: int = 7) -> dict:
 
     rng = np.random.default_rng(seed)
     return {t: np.stack([add_noise(s, rng, c) for s in x]) for t, x in xs.items()}
+
+
+def augment_test_stacks(xs: dict, recipe: str, seed: int = 7) -> dict:
+    """A training augmentation recipe applied to the test stacks, seeded: every model sees the same stacks.
+
+    ASD-AFM's own test figures were computed this way (its test generator applies the training preprocessing).
+    """
+    from keras_spm.data.augment import AUGMENTATIONS
+
+    rng = np.random.default_rng(seed)
+    return {t: np.stack([AUGMENTATIONS[recipe](s, rng) for s in x]) for t, x in xs.items()}
 
 
 def predict(model, xs: dict, batch_size: int = 32) -> dict:
@@ -192,6 +204,12 @@ def main(argv=None) -> int:
         "--noise", type=float, default=0.0, help="add the ASD-AFM training noise of this amplitude (e.g. 0.1)"
     )
     parser.add_argument(
+        "--test-augmentation",
+        default=None,
+        choices=("asd-afm", "asd-afm-random-noise", "drift"),
+        help="apply this training augmentation recipe to the test stacks (seeded; ASD-AFM's own test protocol)",
+    )
+    parser.add_argument(
         "--nominal-labels",
         action="store_true",
         help="labels at the nominal atom positions, not following the tip tilt (keras_spm before 2026-11-22)",
@@ -209,6 +227,8 @@ def main(argv=None) -> int:
         xs, ys, names = test_stacks(kind, args.set_name, args.molecules, nominal_labels=args.nominal_labels)
         if args.noise:
             xs = add_test_noise(xs, args.noise)
+        if args.test_augmentation:
+            xs = augment_test_stacks(xs, args.test_augmentation)
         result = {
             "model": name,
             "kind": kind,
@@ -216,10 +236,12 @@ def main(argv=None) -> int:
             "split": "test",
             "molecules": len(names),
             "noise": args.noise,
+            "test_augmentation": args.test_augmentation,
             "labels": "nominal positions" if args.nominal_labels else "image frame (follow the tip tilt)",
             "metrics": evaluate(model, kind, xs, ys),
         }
         noisy = f", noise c = {args.noise}" if args.noise else ""
+        noisy += f", test stacks augmented ({args.test_augmentation})" if args.test_augmentation else ""
         print(f"{name} on {len(names)} {args.set_name} test molecules{noisy}:")
         for target, metrics in result["metrics"].items():
             print(
@@ -228,6 +250,7 @@ def main(argv=None) -> int:
             )
         stem = args.tag or (Path(name).parent.name if name.endswith(".keras") else name)
         stem += f"_noise{args.noise:g}" if args.noise else ""
+        stem += f"_aug-{args.test_augmentation}" if args.test_augmentation else ""
         stem += "_nominal" if args.nominal_labels else ""
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
     if args.speed:

@@ -101,7 +101,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--augmentation",
-        choices=("asd-afm", "drift"),
+        choices=("asd-afm", "asd-afm-random-noise", "drift"),
         default=None,
         help="input augmentation recipe (keras_spm.data.augment); default: asd-afm for dsh, drift for es and xyz",
     )

@@ -7,6 +7,9 @@ Two recipes (:data:`AUGMENTATIONS`):
   of 0.1 x each slice's range, every slice moved by its own random whole-pixel shift of 1-2 px
   (mirrored edges), and random erasing (5 tries per slice, each blanking with probability 0.2 a
   rectangle of 0.1-1 % of the image). The recipe the DSH networks are trained with.
+- ``"asd-afm-random-noise"``: the same with the noise amplitude drawn per sample from [0, 0.1] (ppafm's
+  ``randomize_amplitude``), so the network also sees nearly clean stacks: trained on noisy stacks only, DSH
+  networks (the published ones too) overestimate heights on noise-free simulations.
 - ``"drift"``: keras_spm's first recipe (the es and xyz weights of the zoo were trained with it):
   a lateral drift trend across slices (up to 2 % of the image per slice and 10 % in all, the
   closest slice fixed, as in ppafm's later generators), standardisation, the same noise, and up
@@ -118,10 +121,21 @@ def add_cutouts(stack: np.ndarray, rng: np.random.Generator, n_holes: int = 5, m
     return out
 
 
-def asd_afm_augment(stack: np.ndarray, rng: np.random.Generator, noise: float = 0.1) -> np.ndarray:
-    """The published ASD-AFM augmentation: standardise, noise, per-slice shifts, random erasing."""
-    stack = add_noise(standardize(stack), rng, noise)
+def asd_afm_augment(
+    stack: np.ndarray, rng: np.random.Generator, noise: float = 0.1, random_amplitude: bool = False
+) -> np.ndarray:
+    """The published ASD-AFM augmentation: standardise, noise, per-slice shifts, random erasing.
+
+    ``random_amplitude``: noise amplitude uniform in [0, ``noise``] for this stack instead of ``noise``.
+    """
+    amplitude = noise * rng.random() if random_amplitude else noise
+    stack = add_noise(standardize(stack), rng, amplitude)
     return random_erasing(shift_slices(stack, rng), rng)
+
+
+def asd_afm_random_noise_augment(stack: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """ASD-AFM's augmentation with a random noise amplitude in [0, 0.1] per stack."""
+    return asd_afm_augment(stack, rng, random_amplitude=True)
 
 
 def drift_augment(stack: np.ndarray, rng: np.random.Generator, noise: float = 0.1, n_holes: int = 5) -> np.ndarray:
@@ -133,4 +147,8 @@ def drift_augment(stack: np.ndarray, rng: np.random.Generator, noise: float = 0.
 
 
 #: Augmentation recipes by name (``SampleSpec.augmentation``, ``training/fit.py --augmentation``).
-AUGMENTATIONS = {"asd-afm": asd_afm_augment, "drift": drift_augment}
+AUGMENTATIONS = {
+    "asd-afm": asd_afm_augment,
+    "asd-afm-random-noise": asd_afm_random_noise_augment,
+    "drift": drift_augment,
+}
