@@ -90,7 +90,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_light": ZooEntry(
         repo_id="keras-spm/dsh_light",
         revision=None,
-        sha256="2955644008c9fb48249e7f4e03c09830489fb661efead9247b4d89f76e7f528a",
+        sha256="cde5f7cb3eebf38c7aa3ba97eb7f2fbafbbc726e0c6dc6bd6db92b22d79a886a",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; light set "
         "(H, C, N, O, F)",
