@@ -138,7 +138,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "xyz": ZooEntry(
         repo_id="keras-spm/xyz",
         revision=None,
-        sha256="79ec11a628feedc9e2555b66158c3c980ba8958b19677bed7d24a6455a03df79",
+        sha256="b4d03624eeedeb6ef103abe2885d1e4596331429d5acedb463008a454bc8438f",
         kind="afm.xyz",
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
         "AFM stack; light set, positions in the image frame (below the thesis accuracy, see its card)",
