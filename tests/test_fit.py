@@ -116,3 +116,17 @@ def test_cosine_schedule_values_and_run(tmp_path):
 
     lr = float(keras.models.load_model(out / "last.keras").optimizer.learning_rate.numpy())
     assert lr == pytest.approx(2e-5, rel=1e-4)  # the last epoch ran at 1 % of --lr
+
+
+def test_augmentation_defaults_per_model_and_override(tmp_path):
+    sys.path.insert(0, str(ROOT / "training"))
+    import fit
+
+    from keras_spm.data.augment import AUGMENTATIONS
+
+    assert {r.augmentation for r in fit.RECIPES.values()} <= set(AUGMENTATIONS)
+    assert fit.RECIPES["dsh"].augmentation == "asd-afm-random-noise" and fit.RECIPES["es"].augmentation == "drift"
+    args = fit.parse_args(["--model", "dsh", "--augmentation", "asd-afm", "--out", str(tmp_path)])
+    assert args.augmentation == "asd-afm"
+    bad = run(["--model", "dsh", "--augmentation", "cutmix", "--out", str(tmp_path)])
+    assert bad.returncode != 0 and "invalid choice: 'cutmix'" in bad.stderr

@@ -48,7 +48,7 @@ class Recipe:
     tips: tuple[str, ...]
     descriptors: tuple[str, ...]
     targets: str | None = None  # a function turning the Y dict into the model's targets
-    augmentation: str = "asd-afm"  # keras_spm.data.augment.AUGMENTATIONS; es/xyz keep the recipe their weights saw
+    augmentation: str = "asd-afm-random-noise"  # keras_spm.data.augment.AUGMENTATIONS: what the zoo's weights saw last
 
 
 #: Families whose training is not the AFM stack -> maps loop: ``--model NAME`` runs ``training/<module>.py``'s
@@ -63,7 +63,7 @@ OTHER_FAMILIES = {
 RECIPES = {
     "dsh": Recipe("dsh_10slice", "compile_dsh", ("CO",), ("disks", "spheres", "height")),
     "es": Recipe("es_10slice", "compile_es", ("CO", "Xe"), ("es", "height"), augmentation="drift"),
-    "xyz": Recipe("xyz_10slice", "compile_xyz", ("CO",), ("xyz",), targets="xyz", augmentation="drift"),
+    "xyz": Recipe("xyz_10slice", "compile_xyz", ("CO",), ("xyz",), targets="xyz"),
 }
 
 
@@ -103,7 +103,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--augmentation",
         choices=("asd-afm", "asd-afm-random-noise", "drift"),
         default=None,
-        help="input augmentation recipe (keras_spm.data.augment); default: asd-afm for dsh, drift for es and xyz",
+        help="input augmentation recipe (keras_spm.data.augment); default: asd-afm-random-noise (dsh, xyz), drift (es)",
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")
