@@ -1,16 +1,17 @@
 """Training augmentations of AFM stacks (numpy, seeded), making simulated stacks look measured.
 
-Two recipes (:data:`AUGMENTATIONS`):
+Three recipes (:data:`AUGMENTATIONS`):
 
 - ``"asd-afm"``: what the published ASD-AFM training code does (Alldritt et al., Sci. Adv. 6,
   eaay6913 (2020), SINGROUP/ASD-AFM ``data_utils.py``): per-slice standardisation, uniform noise
   of 0.1 x each slice's range, every slice moved by its own random whole-pixel shift of 1-2 px
   (mirrored edges), and random erasing (5 tries per slice, each blanking with probability 0.2 a
-  rectangle of 0.1-1 % of the image). The recipe the DSH networks are trained with.
+  rectangle of 0.1-1 % of the image).
 - ``"asd-afm-random-noise"``: the same with the noise amplitude drawn per sample from [0, 0.1] (ppafm's
   ``randomize_amplitude``), so the network also sees nearly clean stacks: trained on noisy stacks only, DSH
-  networks (the published ones too) overestimate heights on noise-free simulations.
-- ``"drift"``: keras_spm's first recipe (the es and xyz weights of the zoo were trained with it):
+  networks (the published ones too) overestimate heights on noise-free simulations. The zoo's dsh_light and
+  xyz were last trained with it.
+- ``"drift"``: keras_spm's first recipe (the zoo's es, and the earlier dsh/xyz weights, were trained with it):
   a lateral drift trend across slices (up to 2 % of the image per slice and 10 % in all, the
   closest slice fixed, as in ppafm's later generators), standardisation, the same noise, and up
   to 5 cutouts per slice with sides up to 10 % of the image.
@@ -61,7 +62,7 @@ def shift_xy_trend(
 def shift_slices(stack: np.ndarray, rng: np.random.Generator, c: float = 0.02) -> np.ndarray:
     """Move every slice by its own random whole-pixel shift (1 to ``c`` x size px, never 0), edges mirrored.
 
-    ASD-AFM's jitter: the network must not rely on sub-pixel registration between slices.
+    ASD-AFM's jitter: the network must not rely on exact registration between slices (or with the labels).
     """
     nx, ny, n = stack.shape
     mx, my = max(1, int(c * nx)), max(1, int(c * ny))
