@@ -56,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--d-filters", type=int, default=32, help="discriminator filters of the first layer (paper: 64)")
     p.add_argument("--d-layers", type=int, default=3, help="PatchGAN stride-2 layers (3: 70x70 receptive field)")
     p.add_argument("--n-blocks", type=int, default=6, help="CycleGAN residual blocks (paper: 6 at 128, 9 at 256)")
+    p.add_argument(
+        "--input-skip",
+        action="store_true",
+        help="CycleGAN generators add their input back before the tanh (keeps global brightness / contrast)",
+    )
     p.add_argument("--num-downs", type=int, default=6, help="pix2pix U-Net levels (stride 2**num_downs)")
     p.add_argument("--max-mult", type=int, default=8, help="pix2pix U-Net width cap, in units of --filters")
     p.add_argument("--dropout", type=float, default=0.5, help="pix2pix decoder dropout (paper: 0.5)")
@@ -125,8 +130,8 @@ def build(args):
     total = args.epochs * args.steps_per_epoch
     if args.model == "cyclegan":
         gan = CycleGAN(
-            resnet_generator(shape, args.n_blocks, args.filters, name="g_ab"),
-            resnet_generator(shape, args.n_blocks, args.filters, name="g_ba"),
+            resnet_generator(shape, args.n_blocks, args.filters, input_skip=args.input_skip, name="g_ab"),
+            resnet_generator(shape, args.n_blocks, args.filters, input_skip=args.input_skip, name="g_ba"),
             patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_a"),
             patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_b"),
             lambda_cycle=args.lambda_cycle,

@@ -59,3 +59,30 @@ class ReflectionPadding(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="keras_spm")
+class TanhInputSkip(keras.layers.Layer):
+    """``tanh(atanh(image) + residual)``: a generator's output as its input changed in tanh space.
+
+    A CycleGAN generator normalises every channel per image (instance norm), so it cannot see the global
+    brightness and contrast of its input and a simulated -> real -> simulated cycle loses them. Adding the
+    input back before the final tanh carries them past the normalisations; a zero residual is the identity.
+    ``image`` must be in [-1, 1]; it is clipped to +-``limit`` so that atanh stays finite.
+    """
+
+    def __init__(self, limit: float = 0.999, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 < limit < 1.0:
+            raise ValueError(f"TanhInputSkip limit must be in (0, 1), got {limit}.")
+        self.limit = float(limit)
+
+    def call(self, image, residual):
+        x = ops.clip(image, -self.limit, self.limit)
+        return ops.tanh(0.5 * ops.log((1.0 + x) / (1.0 - x)) + residual)
+
+    def compute_output_shape(self, image_shape, residual_shape):
+        return residual_shape
+
+    def get_config(self):
+        return {**super().get_config(), "limit": self.limit}

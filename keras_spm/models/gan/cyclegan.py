@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
-from keras_spm.models.layers import ReflectionPadding
+from keras_spm.models.layers import ReflectionPadding, TanhInputSkip
 
 _INIT_STD = 0.02  # N(0, 0.02) weight init of the reference implementation
 
@@ -59,6 +59,7 @@ def resnet_generator(
     filters: int = 64,
     out_channels: int | None = None,
     norm_affine: bool = False,
+    input_skip: bool = False,
     name: str | None = None,
 ) -> keras.Model:
     """The CycleGAN ResNet generator (Johnson et al. 2016 layout as used by Zhu et al. 2017).
@@ -66,6 +67,12 @@ def resnet_generator(
     7x7 conv, two stride-2 3x3 convs, ``n_blocks`` residual blocks (reflection pad + 3x3 conv twice), two
     stride-2 3x3 transposed convs, 7x7 conv and tanh, so images in [-1, 1] map to [-1, 1]. The paper uses 6
     blocks at 128x128 and 9 at 256x256. Height and width may be ``None`` (any multiple of 4 at inference).
+
+    ``input_skip=True`` (not in the paper; no extra weights) returns ``tanh(atanh(input) + last conv)``
+    (:class:`~keras_spm.models.layers.TanhInputSkip`): the instance norms make the published generator blind
+    to the global brightness and contrast of its input, so a translation cycle cannot give them back; the skip
+    carries them through, and an untrained generator starts near the identity. Needs ``out_channels`` equal
+    to the input channels.
     """
     input_shape = _check_shape(input_shape, 4, "resnet_generator")
     if n_blocks < 0 or filters < 1:
@@ -100,7 +107,12 @@ def resnet_generator(
         x = layers.ReLU(name=f"up{i}_relu")(instance_norm(norm_affine, f"up{i}_norm")(x))
     x = ReflectionPadding((3, 3), name="c7_out_pad")(x)
     x = conv(x, out_channels, 7, 1, 0, "c7_out")
-    outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    if input_skip:
+        if out_channels != input_shape[-1]:
+            raise ValueError(f"resnet_generator: input_skip needs out_channels == {input_shape[-1]} (input channels).")
+        outputs = TanhInputSkip(dtype="float32", name="tanh_input_skip")(inputs, x)
+    else:
+        outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name or f"resnet_{n_blocks}blocks_generator")
 
 
@@ -284,12 +296,16 @@ class CycleGAN(keras.Model):
         filters: int = 64,
         d_filters: int = 64,
         n_layers: int = 3,
+        input_skip: bool = False,
         **kwargs,
     ) -> CycleGAN:
-        """The paper's configuration: two ResNet generators and two 70x70 PatchGANs for ``image_shape``."""
+        """The paper's configuration: two ResNet generators and two 70x70 PatchGANs for ``image_shape``.
+
+        ``input_skip``: generators that keep their input's brightness and contrast (see :func:`resnet_generator`).
+        """
         return cls(
-            resnet_generator(image_shape, n_blocks, filters, name="g_ab"),
-            resnet_generator(image_shape, n_blocks, filters, name="g_ba"),
+            resnet_generator(image_shape, n_blocks, filters, input_skip=input_skip, name="g_ab"),
+            resnet_generator(image_shape, n_blocks, filters, input_skip=input_skip, name="g_ba"),
             patchgan_discriminator(image_shape, n_layers, d_filters, name="d_a"),
             patchgan_discriminator(image_shape, n_layers, d_filters, name="d_b"),
             image_shape=image_shape,

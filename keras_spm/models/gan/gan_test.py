@@ -47,6 +47,22 @@ def test_affine_instance_norm_adds_scale_and_offset_per_channel():
     assert counts(affine)[0] - counts(plain)[0] == 2 * norm_channels
 
 
+def test_published_generator_is_blind_to_input_contrast_and_input_skip_is_not():
+    # instance norm right after the first conv: a*x + b (a > 0) gives the same output, so a translation cycle
+    # cannot restore a low-contrast input; the input skip passes brightness and contrast through
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 32, 32, 1)).astype("float32")
+    plain = resnet_generator((32, 32, 1), 1, 4)
+    np.testing.assert_allclose(plain(0.3 * x + 0.2), plain(x), atol=5e-3)  # up to the norms' epsilon
+    skip = resnet_generator((32, 32, 1), 1, 4, input_skip=True)
+    assert counts(skip) == counts(plain)  # no weights added
+    assert np.abs(skip(0.3 * x + 0.2) - skip(x)).mean() > 0.1
+    last = skip.get_layer("c7_out_conv")
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    np.testing.assert_allclose(skip(0.9 * x), 0.9 * x, atol=1e-5)  # a zero residual is the identity
+    with pytest.raises(ValueError, match="input_skip needs out_channels"):
+        resnet_generator((32, 32, 1), 1, 4, out_channels=3, input_skip=True)
+
+
 def test_output_shapes_and_ranges():
     g = resnet_generator((64, 64, 1), n_blocks=2, filters=8)
     x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 1)).astype("float32")
@@ -158,9 +174,12 @@ def test_pix2pix_stem_weighting():
     assert (default.gan_mode, default.adv_weight, default.l1_weight) == ("vanilla", 1.0, 100.0)
 
 
-def test_generator_save_and_load(tmp_path):
+@pytest.mark.parametrize("input_skip", [False, True])
+def test_generator_save_and_load(tmp_path, input_skip):
     keras.utils.set_random_seed(0)
-    gan = CycleGAN.build_default((32, 32, 1), n_blocks=1, filters=4, d_filters=4, n_layers=2, pool_size=2)
+    gan = CycleGAN.build_default(
+        (32, 32, 1), n_blocks=1, filters=4, d_filters=4, n_layers=2, pool_size=2, input_skip=input_skip
+    )
     paths = gan.save_generators(tmp_path / "gens")
     x = _images(1, 32, 3)
     for key, gen in (("g_ab", gan.g_ab), ("g_ba", gan.g_ba)):
