@@ -81,6 +81,35 @@ def save_figure(path: Path, rows: list[list[np.ndarray]], labels: list[str], siz
     canvas.save(path)
 
 
+def load_or_train_expert(args, seed: int):
+    """The expert of ``seed``: from the ``--expert`` cache if there, else trained on the ``expert`` split."""
+    import keras
+
+    from keras_spm.models.gan.expert import train_expert
+
+    path = args.expert
+    if path is not None and args.expert_seeds > 1:
+        path = path.with_name(f"{path.stem}_s{seed}{path.suffix}")
+    if path is not None and path.is_file():
+        print(f"expert loaded from {path}")
+        return keras.saving.load_model(path, compile=False)
+    expert_sim = afm_style.split_paths("sim", "expert", args.root)
+    expert_sim += [p for d in args.expert_extra_sim for p in afm_style.list_images(d)]
+    expert = train_expert(
+        afm_style.load_images(expert_sim),
+        afm_style.load_images(afm_style.split_paths("real", "expert", args.root)),
+        args.expert_steps,
+        crop=args.crop,
+        seed=seed,
+        filters=args.expert_filters,
+        orientations=args.expert_orientations,
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        expert.save(path)
+    return expert
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--g-ab", type=Path, default=ZOO / "cyclegan_afm_sim2exp" / "cyclegan_afm_sim2exp.keras")
@@ -88,7 +117,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--root", type=Path, default=afm_style.default_root())
     parser.add_argument("--expert-steps", type=int, default=2000)
     parser.add_argument("--expert-filters", type=int, default=16)
-    parser.add_argument("--expert", type=Path, default=None, help="load/save the trained expert here (cache)")
+    parser.add_argument(
+        "--expert",
+        type=Path,
+        default=None,
+        help="load/save the trained expert here (cache); with --expert-seeds > 1, one file per seed (NAME_s<seed>)",
+    )
+    parser.add_argument(
+        "--expert-seeds",
+        type=int,
+        default=1,
+        help="an ensemble of this many experts (seeds seed, seed+1, ...) whose P(real) is averaged",
+    )
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--expert-orientations", action="store_true", help="train the expert on turned crops too")
     parser.add_argument(
@@ -105,37 +145,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--figure-columns", type=int, default=6)
     args = parser.parse_args(argv)
 
-    import keras
-
     from keras_spm.models.gan import load_generator
-    from keras_spm.models.gan.expert import prob_real, train_expert
+    from keras_spm.models.gan.expert import prob_real
 
     load = afm_style.load_images
     t0 = time.perf_counter()
-    if args.expert is not None and args.expert.is_file():
-        expert = keras.saving.load_model(args.expert, compile=False)
-        print(f"expert loaded from {args.expert}")
-    else:
-        expert_sim = afm_style.split_paths("sim", "expert", args.root)
-        expert_sim += [p for d in args.expert_extra_sim for p in afm_style.list_images(d)]
-        expert = train_expert(
-            load(expert_sim),
-            load(afm_style.split_paths("real", "expert", args.root)),
-            args.expert_steps,
-            crop=args.crop,
-            seed=args.seed,
-            filters=args.expert_filters,
-            orientations=args.expert_orientations,
-        )
-        if args.expert is not None:
-            args.expert.parent.mkdir(parents=True, exist_ok=True)
-            expert.save(args.expert)
+    experts = [load_or_train_expert(args, args.seed + k) for k in range(args.expert_seeds)]
     expert_seconds = time.perf_counter() - t0
 
-    def called_real(images):
-        return prob_real(expert, minmax(images), args.crop, args.symmetries) > 0.5
+    def expert_probs(images) -> np.ndarray:
+        """(n_experts, n_images) P(real) of every expert."""
+        return np.stack([prob_real(e, minmax(images), args.crop, args.symmetries) for e in experts])
 
-    sim = load(afm_style.split_paths("sim", "gan_test", args.root))
+    sim_paths = afm_style.split_paths("sim", "gan_test", args.root)
+    sim = load(sim_paths)
     real = load(afm_style.split_paths("real", "gan_test", args.root))
     g_ab = load_generator(args.g_ab, input_shape=(None, None, 1))
     g_ba = load_generator(args.g_ba, input_shape=(None, None, 1))
@@ -146,12 +169,18 @@ def main(argv=None) -> dict:
     real_cycle = translate(g_ab, real2sim)
     translate_seconds = (time.perf_counter() - t0) / (2 * (len(sim) + len(real)))
 
+    probs = {
+        k: expert_probs(v) for k, v in (("sim", sim), ("real", real), ("sim2real", sim2real), ("real2sim", real2sim))
+    }
+    cycle_sim = np.array([ssim(a, b) for a, b in zip(sim, sim_cycle, strict=True)])
+    series = [afm_style.series_name(p) for p in sim_paths]
     results = {
-        "raw_sim_called_sim": float(np.mean(~called_real(sim))),
-        "raw_real_called_real": float(np.mean(called_real(real))),
-        "sim2real_called_real": float(np.mean(called_real(sim2real))),
-        "real2sim_called_sim": float(np.mean(~called_real(real2sim))),
-        "cycle_ssim_sim": float(np.mean([ssim(a, b) for a, b in zip(sim, sim_cycle, strict=True)])),
+        "raw_sim_called_sim": float(np.mean(probs["sim"].mean(0) <= 0.5)),
+        "raw_real_called_real": float(np.mean(probs["real"].mean(0) > 0.5)),
+        "sim2real_called_real": float(np.mean(probs["sim2real"].mean(0) > 0.5)),
+        "real2sim_called_sim": float(np.mean(probs["real2sim"].mean(0) <= 0.5)),
+        "cycle_ssim_sim": float(cycle_sim.mean()),
+        "cycle_ssim_sim_by_series": {s: float(cycle_sim[[x == s for x in series]].mean()) for s in sorted(set(series))},
         "cycle_ssim_real": float(np.mean([ssim(a, b) for a, b in zip(real, real_cycle, strict=True)])),
         "translation_ssim_sim": float(np.mean([ssim(a, b) for a, b in zip(sim, sim2real, strict=True)])),
         "n_test_sim": len(sim),
@@ -165,8 +194,15 @@ def main(argv=None) -> dict:
             "training_crops": "class-balanced, random position, "
             + ("one of 8 orientations" if args.expert_orientations else "random left-right flip"),
             "scoring": f"mean P(real) over 5 fixed crops x {args.symmetries} orientations, threshold 0.5",
+            "seeds": [args.seed + k for k in range(args.expert_seeds)],
+            "ensemble": "mean P(real) of the seeds' experts" if args.expert_seeds > 1 else "one expert",
+            "per_expert": {
+                "raw_sim_called_sim": (probs["sim"] <= 0.5).mean(1).tolist(),
+                "raw_real_called_real": (probs["real"] > 0.5).mean(1).tolist(),
+                "sim2real_called_real": (probs["sim2real"] > 0.5).mean(1).tolist(),
+            },
             "seconds": expert_seconds,
-            "params": expert.count_params(),
+            "params": experts[0].count_params(),
         },
         "generator_seconds_per_image": translate_seconds,
         "generators": {"g_ab": str(args.g_ab), "g_ba": str(args.g_ba)},

@@ -48,7 +48,7 @@ def test_pix2pix_trains_checkpoints_and_resumes(shared_data, tmp_path, capsys):
     assert "already done" in capsys.readouterr().out
 
 
-def test_cyclegan_trains_with_validation_and_extra_sim(shared_data, tmp_path):
+def test_cyclegan_trains_with_validation_extra_sim_and_input_skip(shared_data, tmp_path):
     from keras_spm.models.gan import load_generator
 
     extra = tmp_path / "own_sim"
@@ -58,7 +58,7 @@ def test_cyclegan_trains_with_validation_and_extra_sim(shared_data, tmp_path):
         np.save(extra / f"mol.{k:02d}.npy", rng.normal(size=(40, 40)).astype(np.float32))
     out = tmp_path / "cyc"
     argv = ["--model", "cyclegan", *TINY_CYC, "--steps-per-epoch", "2", "--val-steps", "2", "--pool-size", "2"]
-    argv += ["--data-root", str(shared_data / "afm-exp"), "--extra-sim", str(extra), "--epochs", "1"]
+    argv += ["--data-root", str(shared_data / "afm-exp"), "--extra-sim", str(extra), "--epochs", "1", "--input-skip"]
     assert fit_gan.main([*argv, "--out", str(out), "--verbose", "0"]) == 0
     (row,) = rows(out / "history.csv")
     assert np.isfinite(float(row["val_cycle_loss"])) and np.isfinite(float(row["g_loss"]))
@@ -66,6 +66,7 @@ def test_cyclegan_trains_with_validation_and_extra_sim(shared_data, tmp_path):
         for direction in ("g_ab", "g_ba"):
             g = load_generator(out / f"{kind}_{direction}.keras", input_shape=(None, None, 1))
             assert g.predict(np.zeros((1, 36, 44, 1), np.float32), verbose=0).shape == (1, 36, 44, 1)
+            assert g.layers[-1].name == "tanh_input_skip"
 
 
 def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_path):
