@@ -103,6 +103,7 @@ def load_or_train_expert(args, seed: int):
         seed=seed,
         filters=args.expert_filters,
         orientations=args.expert_orientations,
+        lr_decay=not args.expert_constant_lr,
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +131,9 @@ def main(argv=None) -> dict:
         help="an ensemble of this many experts (seeds seed, seed+1, ...) whose P(real) is averaged",
     )
     parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument(
+        "--expert-constant-lr", action="store_true", help="train the expert at a constant rate (before 2026-12)"
+    )
     parser.add_argument("--expert-orientations", action="store_true", help="train the expert on turned crops too")
     parser.add_argument(
         "--expert-extra-sim",
@@ -193,6 +197,7 @@ def main(argv=None) -> dict:
             "extra_simulated": [str(d) for d in args.expert_extra_sim],
             "training_crops": "class-balanced, random position, "
             + ("one of 8 orientations" if args.expert_orientations else "random left-right flip"),
+            "learning_rate": "Adam 1e-3" + (" constant" if args.expert_constant_lr else ", cosine decay to 0"),
             "scoring": f"mean P(real) over 5 fixed crops x {args.symmetries} orientations, threshold 0.5",
             "seeds": [args.seed + k for k in range(args.expert_seeds)],
             "ensemble": "mean P(real) of the seeds' experts" if args.expert_seeds > 1 else "one expert",

@@ -25,6 +25,14 @@ def test_learns_noise_as_the_real_style():
     test_real = [np.clip(_smooth(rng) + rng.normal(0, 0.4, (48, 48)), -1, 1) for _ in range(4)]
     assert np.all(prob_real(model, test_real, crop=32) > 0.5)
     assert np.all(prob_real(model, test_sim, crop=32) < 0.5)
+    assert float(model.optimizer.learning_rate) < 1e-7  # decayed to 0 by the last step
+
+
+def test_constant_rate_on_request():
+    rng = np.random.default_rng(2)
+    images = [_smooth(rng) for _ in range(2)]
+    model = train_expert(images, images, steps=3, batch_size=4, crop=32, filters=2, lr_decay=False)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
 
 
 def test_fixed_crops_pad_small_images_and_bad_input_raises():
