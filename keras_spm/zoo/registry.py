@@ -106,17 +106,17 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_sim2exp": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_sim2exp",
         revision=None,
-        sha256="1f421379796b8a18ca4f5011e8a3b97fd0e2625c75029cb0e4b276fb437b19b9",
+        sha256="6c2a479fc101dc37fb23fe8f8019b59b7ad4177a26bace24ff352828fd689014",
         kind="gan.resnet_generator",
-        description="CycleGAN ResNet-6 generator (24 filters): simulated nc-AFM image -> real (experimental) style "
+        description="CycleGAN ResNet-6 generator (24 filters, input skip): simulated nc-AFM image -> real (experimental) style "
         "(1 channel, [-1, 1], sides multiple of 4)",
     ),
     "cyclegan_afm_exp2sim": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_exp2sim",
         revision=None,
-        sha256="c7c5c516c76cbb25f52d872c68be2c15769477256e26d75157b941eeae1eaf6c",
+        sha256="4a993d875c8237661ab9e69199f0651d30e5118ae8f39a7fa4a5fcbb4cf16211",
         kind="gan.resnet_generator",
-        description="CycleGAN ResNet-6 generator (24 filters): real (experimental) nc-AFM image -> simulated (ppafm) "
+        description="CycleGAN ResNet-6 generator (24 filters, input skip): real (experimental) nc-AFM image -> simulated (ppafm) "
         "style (1 channel, [-1, 1], sides multiple of 4)",
     ),
     "dae_tip_artifacts": ZooEntry(
