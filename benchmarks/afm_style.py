@@ -125,7 +125,8 @@ def main(argv=None) -> dict:
         "--expert",
         type=Path,
         default=None,
-        help="load/save the trained expert here (cache); with --expert-seeds > 1, one file per seed (NAME_s<seed>)",
+        help="load/save the trained expert here (cache); with --expert-seeds > 1, one file per seed (NAME_s<seed>); "
+        "a cached file is used as it is, whatever the expert options now say",
     )
     parser.add_argument(
         "--expert-seeds",
@@ -151,6 +152,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--name", default="afm_style", help="results/<name>.json and results/<name>.png")
     parser.add_argument("--figure-columns", type=int, default=6)
     args = parser.parse_args(argv)
+    if args.expert_seeds < 1:
+        parser.error("--expert-seeds must be >= 1.")
 
     from keras_spm.models.gan import load_generator
     from keras_spm.models.gan.expert import prob_real
