@@ -165,7 +165,8 @@ def main(argv=None) -> dict:
 
     def expert_probs(images) -> np.ndarray:
         """(n_experts, n_images) P(real) of every expert."""
-        return np.stack([prob_real(e, minmax(images), args.crop, args.symmetries) for e in experts])
+        scaled = minmax(images)
+        return np.stack([prob_real(e, scaled, args.crop, args.symmetries) for e in experts])
 
     sim_paths = afm_style.split_paths("sim", "gan_test", args.root)
     sim = load(sim_paths)

@@ -79,7 +79,7 @@ class TanhInputSkip(keras.layers.Layer):
 
     def call(self, image, residual):
         x = ops.clip(image, -self.limit, self.limit)
-        return ops.tanh(0.5 * ops.log((1.0 + x) / (1.0 - x)) + residual)
+        return ops.tanh(ops.arctanh(x) + residual)
 
     def compute_output_shape(self, image_shape, residual_shape):
         return residual_shape
