@@ -5,8 +5,8 @@
 
 1. The expert (``keras_spm.models.gan.expert``, a 4-block CNN) is trained to tell real from simulated crops
    on the ``expert`` split of ``keras_spm.datasets.afm_style`` (image series never shown to the GAN: 165
-   simulated images, 26 real ones in 3 series - all of them, since the real series are too few to hold
-   one out for validation), on class-balanced random crops (``--expert-orientations``: in the 8 orientations
+   simulated images, 26 real ones in 3 series - all of them; holding one real series out at a time is how
+   the design was chosen, see below), on class-balanced random crops (``--expert-orientations``: in the 8 orientations
    of the square), 4000 steps of Adam 1e-3 cosine-decayed to 0. It scores an image by its mean P(real) over
    five fixed crops (x ``--symmetries``). The judge is an ensemble of ``--expert-seeds`` (default 5) experts
    whose P(real) is averaged, because single experts are noisy: at a constant rate five seeds called 0.61-0.94
