@@ -1,0 +1,145 @@
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_spm import precision as P
+from keras_spm.models import afm
+
+ZOO = Path(__file__).resolve().parents[1] / "zoo"
+
+NATIVE = ("fpu", "avx512f", "avx512_bf16")
+EMULATED = ("fpu", "avx2", "avx512f")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for var in (P.ENV_NATIVE, P.ENV_PRECISION, "TF_ENABLE_ONEDNN_OPTS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def tiny_segmenter() -> keras.Model:
+    """Conv + BN + residual add of the input + softmax head: the shapes of the zoo's output layers, in miniature."""
+    inp = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inp)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU(name="relu1")(x)
+    classes = keras.layers.Conv2D(3, 1, activation="softmax", name="classes")(x)
+    correction = keras.layers.Conv2D(1, 3, padding="same", name="correction")(x)
+    restored = keras.layers.Add(name="restored")([inp, correction])
+    return keras.Model(inp, {"classes": classes, "restored": restored}, name="tiny")
+
+
+def test_auto_is_float32_without_native_bf16():
+    assert P.resolve("auto", flags=EMULATED) == "float32"
+    assert P.resolve("auto", flags=()) == "float32"
+    assert P.inference_policy("dsh_light", "auto", flags=EMULATED)[0] == "float32"
+
+
+def test_auto_is_bf16_with_native_bf16():
+    assert P.resolve("auto", flags=NATIVE) == "mixed_bfloat16"
+    assert P.resolve("auto", flags=("amx_bf16",)) == "mixed_bfloat16"
+
+
+def test_explicit_precision_is_obeyed_whatever_the_cpu():
+    assert P.resolve("float32", flags=NATIVE) == "float32"
+    assert P.resolve("mixed_bfloat16", flags=EMULATED) == "mixed_bfloat16"
+    assert P.inference_policy(None, "mixed_bfloat16", flags=EMULATED)[0] == "mixed_bfloat16"
+
+
+def test_env_fakes_detection_and_sets_default(monkeypatch):
+    monkeypatch.setenv(P.ENV_NATIVE, "0")
+    assert P.resolve("auto") == "float32"
+    monkeypatch.setenv(P.ENV_NATIVE, "1")
+    assert P.resolve("auto") == "mixed_bfloat16"
+    monkeypatch.setenv(P.ENV_PRECISION, "float32")
+    assert P.resolve(None) == "float32"
+    monkeypatch.setenv(P.ENV_NATIVE, "yes")
+    with pytest.raises(ValueError, match="KERAS_SPM_NATIVE_BF16 must be 0 or 1"):
+        P.resolve("auto")
+
+
+def test_onednn_off_counts_as_emulated(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert not P.native_bf16(NATIVE)
+
+
+def test_cpu_flags_reads_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16 amx_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert P.cpu_flags(str(info)) == {"fpu", "sse", "avx512_bf16", "amx_bf16"}
+    assert P.cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+@pytest.mark.parametrize("bad", ["bf16", "float16", "mixed_float16", "", "AUTO"])
+def test_bad_precision_names_are_refused(bad):
+    with pytest.raises(ValueError, match="expected one of auto, float32, mixed_bfloat16"):
+        P.resolve(bad)
+    with pytest.raises(ValueError, match="unknown precision"):
+        P.inference_policy("dsh_light", bad)
+
+
+def test_auto_needs_a_passed_check_per_model(monkeypatch):
+    monkeypatch.setattr(P, "BF16_OK", {"good": P.Bf16Check(True, "r 0.9999"), "bad": P.Bf16Check(False, "mAP -3 %")})
+    assert P.inference_policy("good", "auto", flags=NATIVE)[0] == "mixed_bfloat16"
+    policy, why = P.inference_policy("bad", "auto", flags=NATIVE)
+    assert policy == "float32" and "mAP -3 %" in why
+    assert P.inference_policy("never_checked", "auto", flags=NATIVE)[0] == "float32"
+    assert P.inference_policy(None, "auto", flags=NATIVE)[0] == "float32"
+    assert P.inference_policy("good", "auto", flags=EMULATED)[0] == "float32"
+
+
+def test_output_layers_stay_float32_and_close():
+    keras.utils.set_random_seed(0)
+    model = tiny_segmenter()
+    bf16 = P.with_policy(model, "mixed_bfloat16")
+    policies = P.model_policies(bf16)
+    assert policies["conv1"] == "mixed_bfloat16" and policies["bn1"] == "mixed_bfloat16"
+    for name in ("classes", "correction", "restored"):  # outputs back to their first layer with weights
+        assert policies[name] == "float32"
+    x = np.random.default_rng(0).standard_normal((2, 16, 16, 1)).astype("float32")
+    ref, out = model(x), bf16(x)
+    for key in ref:
+        assert out[key].dtype == "float32"
+        np.testing.assert_allclose(np.asarray(out[key]), np.asarray(ref[key]), atol=0.05)
+    # the input passes the residual head in float32: a zero correction returns it bit for bit
+    assert np.corrcoef(np.asarray(out["restored"]).ravel(), x.ravel())[0, 1] > 0.9
+
+
+def test_loaded_zoo_dsh_bf16_clone_and_back():
+    # a loaded .keras restores each layer's saved float32 policy: the clone must still switch them
+    model = keras.models.load_model(ZOO / "dsh_light" / "dsh_light.keras", compile=False)
+    bf16 = P.with_policy(model, "mixed_bfloat16")
+    assert P.policy_of(bf16) == "mixed_bfloat16" and P.policy_of(model) == "float32"
+    assert P.model_policies(bf16)["latent_conv_1"] == "mixed_bfloat16"
+    assert {P.model_policies(bf16)[n] for n in ("disks_out_conv", "spheres_relu", "height")} == {"float32"}
+    x = afm.standardize_stack(np.random.default_rng(1).standard_normal((1, 128, 128, 10)))
+    ref, out = model(x), bf16(x)
+    for key in ref:
+        a, b = np.asarray(ref[key]).ravel(), np.asarray(out[key]).ravel()
+        assert out[key].dtype == "float32"
+        assert np.abs(a - b).max() <= 0.1 * np.ptp(a)
+        assert np.corrcoef(a, b)[0, 1] > 0.99
+    back = P.with_policy(bf16, "float32")
+    assert set(P.model_policies(back).values()) == {"float32"}
+    np.testing.assert_array_equal(np.asarray(back(x)["disks"]), np.asarray(ref["disks"]))
+    assert P.with_policy(model, "float32") is model  # nothing to change: no rebuild
+
+
+def test_for_inference_obeys_precision(monkeypatch):
+    model = tiny_segmenter()
+    monkeypatch.setenv(P.ENV_NATIVE, "1")
+    monkeypatch.setattr(P, "BF16_OK", {"tiny": P.Bf16Check(True, "test")})
+    assert P.policy_of(P.for_inference(model, "auto", name="tiny")) == "mixed_bfloat16"
+    assert P.for_inference(model, "float32", name="tiny") is model
+    monkeypatch.setenv(P.ENV_NATIVE, "0")
+    assert P.for_inference(model, "auto", name="tiny") is model
+
+
+def test_policy_scope_restores_the_global_policy():
+    before = keras.config.dtype_policy().name
+    with P.policy_scope("mixed_bfloat16") as policy:
+        assert policy == "mixed_bfloat16"
+        assert keras.layers.Dense(2).compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == before
