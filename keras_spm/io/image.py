@@ -14,6 +14,7 @@ Stacks are (x, y, slices) with slice 0 the *farthest* from the sample and slice 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,8 +117,23 @@ def find_channel(wanted: str, available: list[str], path) -> str:
     return matches[0]
 
 
+def warn_if_all_nan(data: np.ndarray, path, channel: str) -> None:
+    """Warn when a channel holds no finite value (e.g. an aborted scan): it reads, but shows nothing."""
+    if data.size and not np.isfinite(data).any():
+        warnings.warn(
+            f"{path}: channel {channel!r} holds no finite value (all {data.size} pixels NaN or infinite; "
+            "an aborted scan?): there is nothing to show or predict from",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def wrap_reader(path, kind: str, fn):
-    """Run a reader; anything but our own errors becomes one SPMFileError naming the file."""
+    """Run a reader; anything but our own errors becomes one SPMFileError naming the file.
+
+    The readers check what they read and raise :class:`SPMFileError` in words; this is the last line
+    for what they did not foresee, so the user still gets the file name and no internal exception type.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -125,5 +141,8 @@ def wrap_reader(path, kind: str, fn):
         return fn()
     except SPMFileError:
         raise
+    except MemoryError as e:
+        raise SPMFileError(f"{path}: could not read as {kind}: it announces more data than fits in memory") from e
     except Exception as e:  # noqa: BLE001 - any parser failure is reported as a file error
-        raise SPMFileError(f"{path}: could not read as {kind}: {type(e).__name__}: {e}") from e
+        reason = str(e).strip() or "its contents do not follow the format"
+        raise SPMFileError(f"{path}: could not read as {kind}: {reason}") from e
