@@ -93,7 +93,8 @@ def test_bad_molecules():
         afm_dataset([chain])
     with pytest.raises(MoleculeError, match="NaN"):
         Molecule([6, 1], [[0, 0, 0], [np.nan, 0, 0]], None, "bad")
+    # Molecule accepts Au (ppafm simulates it), the training data take only the zoo's elements.
     with pytest.raises(MoleculeError, match="unsupported element.*Z=79 \\(Au\\).*supported: H, C"):
-        Molecule([6, 79], [[0, 0, 0], [2, 0, 0]], None)
+        afm_dataset([Molecule([6, 79], [[0, 0, 0], [2, 0, 0]], None)])
     with pytest.raises(MoleculeError, match="empty"):
         Molecule([], np.zeros((0, 3)), None)
