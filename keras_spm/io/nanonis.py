@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .image import M_TO_A, SPMFileError, SPMImage, SPMStack, channel_key, find_channel
+from .image import M_TO_A, SPMFileError, SPMImage, SPMStack, channel_key, find_channel, warn_if_all_nan
 from .image import wrap_reader as _wrap
 
 DEFAULT_CHANNEL = "Frequency_Shift"
@@ -55,9 +55,15 @@ def read_sxm_header(path) -> dict[str, str]:
     end = raw.find(b":SCANIT_END:")
     if end < 0:
         raise SPMFileError(f"{path}: no ':SCANIT_END:' tag, so this is not a complete Nanonis .sxm header")
-    marker = raw.find(b"\x1a\x04", end)
+    after = end + len(b":SCANIT_END:")
+    marker = raw.find(b"\x1a\x04", after)
     if marker < 0:
         raise SPMFileError(f"{path}: no data block after ':SCANIT_END:' (file truncated?)")
+    if raw[after:marker].strip(b" \t\r\n"):
+        raise SPMFileError(
+            f"{path}: expected only line breaks and then the bytes 0x1A 0x04 after ':SCANIT_END:', found "
+            f"{raw[after:marker][:20]!r}"
+        )
     header: dict[str, str] = {}
     key, lines = None, []
     for line in raw[:end].decode("latin-1").splitlines():
@@ -87,16 +93,55 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split()]
 
 
-def _sxm_channels(header: dict) -> list[dict[str, str]]:
+def _field(header: dict, key: str, path, n: int, expected: str, kind=float, positive: bool = False) -> list:
+    """``n`` numbers of header field ``key``, or an SPMFileError naming the file, field, value and expectation."""
+    text = header.get(key)
+    if text is None:
+        raise SPMFileError(f"{path}: the header has no {key}; expected {expected}")
+    words = text.split()
+    try:
+        values = [kind(w) for w in words]
+    except ValueError:
+        values = None
+    ok = (
+        values is not None
+        and len(values) == n
+        and all(np.isfinite(v) for v in values)
+        and (not positive or all(v > 0 for v in values))
+    )
+    if not ok:
+        raise SPMFileError(f"{path}: header field {key} is {text.strip()[:60]!r}; expected {expected}")
+    return values
+
+
+def _optional(header: dict, key: str, path, expected: str) -> float | None:
+    return _field(header, key, path, 1, expected)[0] if key in header else None
+
+
+def _sxm_channels(header: dict, path) -> list[dict[str, str]]:
+    """DATA_INFO rows with ``Direction`` normalised to both/forward/backward (Nanonis ignores case)."""
     info = _table(header.get("DATA_INFO", ""))
     if not info or "Name" not in info[0]:
-        raise SPMFileError("no DATA_INFO channel table in the header")
+        raise SPMFileError(
+            f"{path}: no DATA_INFO channel table in the header; expected a tab-separated table with a Name "
+            "column (Channel, Name, Unit, Direction, ...)"
+        )
+    for row in info:
+        name, direction = row.get("Name", ""), row.get("Direction", "both").strip().lower()
+        if not name:
+            raise SPMFileError(f"{path}: a DATA_INFO row has no channel name: {row}")
+        if direction not in ("both", *DIRECTIONS):
+            raise SPMFileError(
+                f"{path}: DATA_INFO direction of channel {name!r} is {row.get('Direction')!r}; "
+                "expected both, forward or backward"
+            )
+        row["Direction"] = direction
     return info
 
 
 def sxm_channels(path) -> list[str]:
     """Channel names of a ``.sxm`` file, as in its DATA_INFO table (e.g. ``Z``, ``Frequency_Shift``)."""
-    return [c["Name"] for c in _wrap(path, "Nanonis .sxm", lambda: _sxm_channels(read_sxm_header(path)))]
+    return [c["Name"] for c in _wrap(path, "Nanonis .sxm", lambda: _sxm_channels(read_sxm_header(path), path))]
 
 
 def read_sxm(path, channel: str | None = None, direction: str = "forward") -> SPMImage:
@@ -111,23 +156,40 @@ def read_sxm(path, channel: str | None = None, direction: str = "forward") -> SP
     ``z`` is the Z-controller position ``Z-Controller>Z (m)`` in Angstrom (for a constant-height image,
     the tip height at which the feedback was switched off; larger = farther from the sample, Nanonis'
     convention). ``z_controller_on`` is the Z-CONTROLLER ``on`` flag (0 for constant height).
+
+    The header is checked before the data are read: SCAN_PIXELS, SCAN_RANGE, SCAN_DIR, SCANIT_TYPE and
+    DATA_INFO must hold what the format says, and the data block after ``0x1A 0x04`` must be exactly
+    channels x directions x pixels x 4 bytes; otherwise an :class:`SPMFileError` says which field of
+    which file holds what, and what was expected.
     """
     _check_direction(direction)
     return _wrap(path, "Nanonis .sxm", lambda: _read_sxm(Path(path), channel, direction))
 
 
+MAX_SXM_PIXELS = 1 << 26  # 8192 x 8192 per image
+
+
 def _read_sxm(path: Path, channel: str | None, direction: str) -> SPMImage:
     header = read_sxm_header(path)
-    for key in ("SCAN_PIXELS", "SCAN_RANGE", "DATA_INFO"):
-        if key not in header:
-            raise SPMFileError(f"{path}: header has no {key}")
-    nx, ny = (int(v) for v in header["SCAN_PIXELS"].split())
-    kind = header.get("SCANIT_TYPE", "FLOAT MSBFIRST").split()
-    if kind[0] != "FLOAT":
-        raise SPMFileError(f"{path}: SCANIT_TYPE {' '.join(kind)} is not supported (only FLOAT)")
-    dtype = "<f4" if "LSBFIRST" in kind else ">f4"
+    nx, ny = _field(header, "SCAN_PIXELS", path, 2, "two positive whole numbers (pixels per line, lines)", int, True)
+    if nx * ny > MAX_SXM_PIXELS:
+        raise SPMFileError(f"{path}: header field SCAN_PIXELS announces {nx}x{ny} pixels; expected at most 8192x8192")
+    size = tuple(
+        v * M_TO_A
+        for v in _field(header, "SCAN_RANGE", path, 2, "two positive lengths in metres (x, y)", positive=True)
+    )
+    scan_dir = header.get("SCAN_DIR", "up").strip().lower()
+    if scan_dir not in ("up", "down"):
+        raise SPMFileError(f"{path}: header field SCAN_DIR is {header['SCAN_DIR'].strip()[:40]!r}; expected up or down")
+    kind = header.get("SCANIT_TYPE", "FLOAT MSBFIRST").upper().split()
+    if len(kind) != 2 or kind[0] != "FLOAT" or kind[1] not in ("MSBFIRST", "LSBFIRST"):
+        raise SPMFileError(
+            f"{path}: header field SCANIT_TYPE is {header['SCANIT_TYPE'].strip()[:40]!r}; "
+            "expected FLOAT MSBFIRST or FLOAT LSBFIRST (other types are not supported)"
+        )
+    dtype = "<f4" if kind[1] == "LSBFIRST" else ">f4"
 
-    info = _sxm_channels(header)
+    info = _sxm_channels(header, path)
     names = [c["Name"] for c in info]
     name = (
         find_channel(channel, names, path)
@@ -143,21 +205,27 @@ def _read_sxm(path: Path, channel: str | None, direction: str) -> SPMImage:
     n_image = nx * ny
     index, found = 0, None
     for c in info:
-        dirs = ("forward", "backward") if c.get("Direction", "both") == "both" else (c["Direction"],)
+        dirs = DIRECTIONS if c["Direction"] == "both" else (c["Direction"],)
         for d in dirs:
-            if c["Name"] == name and d == direction:
+            if c["Name"] == name and d == direction and found is None:
                 found = index
             index += 1
     if found is None:
         raise SPMFileError(f"{path}: channel {name!r} was not recorded in the {direction} direction")
     start = int(header["_data_start"])
+    expected = index * n_image * 4
     with open(path, "rb") as f:
         f.seek(0, 2)
-        n_data = (f.tell() - start) // 4
-        if n_data < index * n_image:
+        n_bytes = f.tell() - start
+        what = f"{index} images of {nx}x{ny} px ({expected} bytes, from SCAN_PIXELS and DATA_INFO)"
+        if n_bytes < expected:
             raise SPMFileError(
-                f"{path}: file is truncated: the header announces {index} images of {nx}x{ny} px "
-                f"({index * n_image * 4} bytes) but only {n_data * 4} bytes of data follow"
+                f"{path}: file is truncated: the header announces {what} but only {n_bytes} bytes of data follow"
+            )
+        if n_bytes > expected:
+            raise SPMFileError(
+                f"{path}: the data block is {n_bytes} bytes but the header announces {what}: SCAN_PIXELS or "
+                "DATA_INFO does not describe this data"
             )
         f.seek(start + 4 * found * n_image)
         raw = np.frombuffer(f.read(4 * n_image), dtype=dtype).astype(np.float32)
@@ -165,24 +233,33 @@ def _read_sxm(path: Path, channel: str | None, direction: str) -> SPMImage:
     rows = raw.reshape(ny, nx)  # (line in acquisition order, pixel in stored order)
     if direction == "backward":
         rows = rows[:, ::-1]
-    if header.get("SCAN_DIR", "up").strip() == "down":
+    if scan_dir == "down":
         rows = rows[::-1, :]
     data = np.ascontiguousarray(rows.T)
+    warn_if_all_nan(data, path, f"{name} ({direction})")
 
     unit = next(c.get("Unit", "") for c in info if c["Name"] == name)
-    size = tuple(v * M_TO_A for v in _floats(header["SCAN_RANGE"]))
-    offset = tuple(v * M_TO_A for v in _floats(header["SCAN_OFFSET"])) if "SCAN_OFFSET" in header else None
-    angle = float(header["SCAN_ANGLE"]) if "SCAN_ANGLE" in header else None
-    bias = float(header["BIAS"]) if "BIAS" in header else None
-
-    z = float(header["Z-Controller>Z (m)"]) * M_TO_A if "Z-Controller>Z (m)" in header else None
+    offset = (
+        tuple(v * M_TO_A for v in _field(header, "SCAN_OFFSET", path, 2, "two positions in metres (x, y)"))
+        if "SCAN_OFFSET" in header
+        else None
+    )
+    angle = _optional(header, "SCAN_ANGLE", path, "one angle in degrees")
+    bias = _optional(header, "BIAS", path, "one voltage in V")
+    z = _optional(header, "Z-Controller>Z (m)", path, "one height in metres")
+    z = None if z is None else z * M_TO_A
     zc = _table(header.get("Z-CONTROLLER", ""))
     on = setpoint = setpoint_unit = None
     if zc:
         on = zc[0].get("on", "").strip() == "1" if zc[0].get("on") is not None else None
         sp = zc[0].get("Setpoint", "").split()
         if sp:
-            setpoint = float(sp[0])
+            try:
+                setpoint = float(sp[0])
+            except ValueError:
+                raise SPMFileError(
+                    f"{path}: Z-CONTROLLER Setpoint is {' '.join(sp)[:40]!r}; expected a number and its unit"
+                ) from None
             setpoint_unit = sp[1] if len(sp) > 1 else None
     return SPMImage(
         data, size, name, unit, direction, z, on, setpoint, setpoint_unit, angle, offset, bias, str(path), header

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_spm.io import SPMFileError
+from keras_spm.io import SPMFileError, resample_to_model
 from keras_spm.io.nanonis import grid_channels, read_3ds, read_sxm, sxm_channels
 
 STACK = "nanonis_stack"
@@ -92,7 +92,10 @@ def test_corrupted_sxm(spm_files, tmp_path):
         read_sxm(bigger)
     bad_number = tmp_path / "bad_number.sxm"
     bad_number.write_bytes(raw.replace(b"5.000000E-9           5.000000E-9", b"five nm      five nm", 1))
-    with pytest.raises(SPMFileError, match=r"bad_number\.sxm: could not read as Nanonis \.sxm: ValueError"):
+    with pytest.raises(
+        SPMFileError,
+        match=r"bad_number\.sxm: header field SCAN_RANGE is 'five nm      five nm'; expected two positive lengths in metres",
+    ):
         read_sxm(bad_number)
     with pytest.raises(FileNotFoundError, match="nothere.sxm"):
         read_sxm(tmp_path / "nothere.sxm")
@@ -175,6 +178,102 @@ def _rewrite(src, dst, header_edit, images):
     dtype = "<f4" if "LSBFIRST" in header else ">f4"
     dst.write_bytes(header.encode("latin-1") + b"".join(np.asarray(im, dtype=dtype).tobytes() for im in images))
     return dst
+
+
+def _edit(src, dst, old: bytes, new: bytes):
+    raw = src.read_bytes()
+    assert old in raw, old
+    dst.write_bytes(raw.replace(old, new, 1))
+    return dst
+
+
+def test_bad_sxm_headers_issue_16(spm_files, tmp_path):
+    """Each header a user met in issue #16, and the message it now gives (file, field, value, expectation)."""
+    src = spm_files / "01514.sxm"  # SCAN_PIXELS "       160       160", 9 channels x 2 directions
+    pixels = b"       160       160"
+    cases = {
+        "smaller.sxm": (
+            pixels,
+            b"        64        64",
+            r"the data block is 1843200 bytes but the header announces 18 images "
+            r"of 64x64 px \(294912 bytes, from SCAN_PIXELS and DATA_INFO\)",
+        ),
+        "zero.sxm": (
+            pixels,
+            b"         0         0",
+            r"header field SCAN_PIXELS is '0         0'; expected two positive "
+            r"whole numbers \(pixels per line, lines\)",
+        ),
+        "negative.sxm": (
+            pixels,
+            b"      -160       160",
+            r"header field SCAN_PIXELS is '-160       160'; expected two "
+            r"positive whole numbers",
+        ),
+        "one.sxm": (pixels, b"       160          ", r"header field SCAN_PIXELS is '160'; expected two positive"),
+        "range.sxm": (
+            b"5.000000E-9           5.000000E-9",
+            b"5.000000E-9           0.000000E+0",
+            r"header field SCAN_RANGE is '5.000000E-9           0.000000E\+0'; expected two positive lengths",
+        ),
+        "dir.sxm": (b":SCAN_DIR:\nup", b":SCAN_DIR:\nleft", r"header field SCAN_DIR is 'left'; expected up or down"),
+        "info.sxm": (
+            b"\tboth\t",
+            b"\tboht\t",
+            r"DATA_INFO direction of channel 'Z' is 'boht'; expected both, forward "
+            r"or backward",
+        ),
+        "noinfo.sxm": (
+            b":DATA_INFO:",
+            b":DATA_INFX:",
+            r"no DATA_INFO channel table in the header; expected a tab-separated table",
+        ),
+        "type.sxm": (
+            b"FLOAT            MSBFIRST",
+            b"INT              MSBFIRST",
+            r"header field SCANIT_TYPE is 'INT              MSBFIRST'; expected FLOAT MSBFIRST",
+        ),
+        "marker.sxm": (
+            b":SCANIT_END:\n\n\n",
+            b":SCANIT_END:\nxx\n",
+            r"expected only line breaks and then the bytes "
+            r"0x1A 0x04 after ':SCANIT_END:', found b'\\nxx\\n'",
+        ),
+        "angle.sxm": (
+            b":SCAN_ANGLE:\n",
+            b":SCAN_ANGLE:\nabc",
+            r"header field SCAN_ANGLE is 'abc.*'; expected one angle",
+        ),
+    }
+    for name, (old, new, message) in cases.items():
+        with pytest.raises(SPMFileError, match=rf"{name.replace('.', '[.]')}: {message}"):
+            read_sxm(_edit(src, tmp_path / name, old, new))
+    longer = tmp_path / "longer.sxm"
+    longer.write_bytes(src.read_bytes() + b"\0\0\0\0")
+    with pytest.raises(SPMFileError, match=r"longer\.sxm: the data block is 1843204 bytes but the header announces"):
+        read_sxm(longer)
+    with pytest.raises(SPMFileError, match=r"noinfo\.sxm: no DATA_INFO"):
+        sxm_channels(tmp_path / "noinfo.sxm")
+
+
+def test_nanonis_case_insensitive_fields(spm_files, tmp_path):
+    src = spm_files / "01514.sxm"
+    both = _edit(src, tmp_path / "Both.sxm", b"\tboth\t", b"\tBoth\t")  # Z's row: still forward + backward
+    np.testing.assert_array_equal(read_sxm(both, "Z", "backward").data, read_sxm(src, "Z", "backward").data)
+    np.testing.assert_array_equal(read_sxm(both).data, read_sxm(src).data)
+    up = _edit(src, tmp_path / "UP.sxm", b":SCAN_DIR:\nup", b":SCAN_DIR:\nUP")
+    np.testing.assert_array_equal(read_sxm(up).data, read_sxm(src).data)
+
+
+def test_all_nan_scan_warns(spm_files, tmp_path):
+    src = spm_files / STACK / "A170315.174532-00402.sxm"
+    nan = np.full((16, 48, 48), np.nan, np.float32)
+    aborted = _rewrite(src, tmp_path / "aborted.sxm", lambda h: h, nan)
+    with pytest.warns(UserWarning, match=r"aborted\.sxm: channel 'Frequency_Shift \(forward\)' holds no finite value"):
+        im = read_sxm(aborted)
+    assert np.isnan(im.data).all()
+    with pytest.raises(SPMFileError, match=r"aborted\.sxm: channel 'Frequency_Shift' holds no finite value \(all NaN"):
+        resample_to_model(im, n_slices=1)
 
 
 def test_little_endian_and_forward_only_files(spm_files, tmp_path):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .image import SPMImage, SPMStack
+from .image import SPMFileError, SPMImage, SPMStack
 
 
 class Resampled(NamedTuple):
@@ -40,15 +40,21 @@ def _label(stack: SPMStack) -> str:
 
 
 def check_values(stack: SPMStack) -> None:
-    """Raise a clear ValueError for an empty stack or a slice with no finite value."""
+    """Raise a clear error (:class:`SPMFileError`, a ValueError) for an empty stack or a slice with no finite value.
+
+    An all-NaN channel (an aborted scan) reads with a warning but cannot be put on a model's grid.
+    """
     d = np.asarray(stack.data)
     if d.ndim != 3 or d.size == 0:
-        raise ValueError(f"{_label(stack)}: channel {stack.channel!r} is empty (data shape {d.shape})")
+        raise SPMFileError(f"{_label(stack)}: channel {stack.channel!r} is empty (data shape {d.shape})")
     finite = np.isfinite(d).reshape(-1, d.shape[2]).any(axis=0)
     if not finite.any():
-        raise ValueError(f"{_label(stack)}: channel {stack.channel!r} holds no finite value (all NaN)")
+        raise SPMFileError(
+            f"{_label(stack)}: channel {stack.channel!r} holds no finite value (all NaN: an aborted scan?), "
+            "so there is nothing to resample or predict from; pick another channel or file"
+        )
     if not finite.all():
-        raise ValueError(
+        raise SPMFileError(
             f"{_label(stack)}: slice(s) {np.flatnonzero(~finite).tolist()} of {stack.channel!r} are "
             "all NaN; drop them or pick heights inside the measured range"
         )
