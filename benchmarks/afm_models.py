@@ -4,6 +4,7 @@
     python benchmarks/afm_models.py --model runs/dsh/best.keras --set heavy
     python benchmarks/afm_models.py --model random-dsh           # untrained baseline
     python benchmarks/afm_models.py --speed                       # DSH samples/s (inference b1/b32, training b32)
+                                                                  # and float32 vs mixed_bfloat16 side by side
 
 Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
@@ -193,12 +194,98 @@ def speed(repeats: int = 20) -> dict:
     return out
 
 
+def precision_speed(repeats: int = 5, train_steps: int = 8) -> dict:
+    """DSH float32 vs mixed_bfloat16 (:mod:`keras_spm.precision`) side by side on this CPU, in one run.
+
+    Samples/s of training at batch 32 and of traced inference at batch 32 and 1, for both precisions in turn,
+    ``repeats`` times (the order alternates each repeat, so a change of load hits both alike); reports every
+    repeat, the median / min / max and the paired bf16 / float32 ratios, the load average and whether the CPU
+    has native bf16. Kept apart from :func:`speed` so other reference rows can sit next to it.
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_spm import precision
+    from keras_spm.models import afm
+
+    keras.utils.set_random_seed(0)
+    base = afm.dsh()
+    models = {"float32": base, "mixed_bfloat16": precision.with_policy(base, "mixed_bfloat16")}
+    rng = np.random.default_rng(0)
+    x1, x32 = (tf.constant(rng.standard_normal((b, 128, 128, 10)).astype("float32")) for b in (1, 32))
+    n_train = 32 * (train_steps + 1)
+    xt = rng.standard_normal((n_train, 128, 128, 10)).astype("float32")
+    yt = {k: rng.random((n_train, 128, 128)).astype("float32") for k in ("disks", "spheres", "height")}
+    serve, times = {}, []
+
+    class StepTimer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter() - self._t)
+
+    for name, model in models.items():
+        afm.compile_dsh(model)
+        serve[name] = tf.function(lambda x, m=model: m(x, training=False)["disks"], reduce_retracing=True)
+        for x in (x1, x32):
+            serve[name](x).numpy()
+        model.fit(xt[:64], {k: v[:64] for k, v in yt.items()}, batch_size=32, epochs=1, verbose=0)  # trace
+
+    def infer(name: str, x, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            serve[name](x).numpy()
+        return n * int(x.shape[0]) / (time.perf_counter() - start)
+
+    runs = {name: {"train_b32": [], "infer_b32": [], "infer_b1": []} for name in models}
+    load = [os.getloadavg()[0]]
+    for r in range(repeats):
+        for name in models if r % 2 == 0 else reversed(models):
+            runs[name]["infer_b32"].append(infer(name, x32, 6))
+            runs[name]["infer_b1"].append(infer(name, x1, 24))
+            times.clear()
+            models[name].fit(xt, yt, batch_size=32, epochs=1, verbose=0, callbacks=[StepTimer()])
+            steady = times[1:]  # the first step of a fit call waits for the data pipeline
+            runs[name]["train_b32"].append(32 * len(steady) / sum(steady))
+        load.append(os.getloadavg()[0])
+
+    def spread(values) -> dict:
+        return {"median": float(np.median(values)), "min": float(np.min(values)), "max": float(np.max(values))}
+
+    ratios = {
+        key: [b / f for f, b in zip(runs["float32"][key], runs["mixed_bfloat16"][key], strict=True)]
+        for key in runs["float32"]
+    }
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "native_bf16": precision.native_bf16(),
+        "bf16_flags": sorted(set(precision.cpu_flags()) & set(precision.BF16_FLAGS)),
+        "auto_resolves_to": precision.resolve("auto"),
+        "load_average_1min": load,
+        "repeats": repeats,
+        "train_steps_per_repeat": train_steps,
+        "samples_per_s": {name: {k: spread(v) for k, v in r.items()} for name, r in runs.items()},
+        "bf16_over_float32": {k: spread(v) for k, v in ratios.items()},
+        "runs": runs,
+        "targets": {
+            "train_b32 >= 1.3x": bool(np.median(ratios["train_b32"]) >= 1.3),
+            "infer_b32 >= 1.5x": bool(np.median(ratios["infer_b32"]) >= 1.5),
+        },
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="repeatable; see the module docstring")
     parser.add_argument("--set", dest="set_name", default="light", choices=("light", "heavy"))
     parser.add_argument("--molecules", type=int, default=30)
     parser.add_argument("--speed", action="store_true", help="time DSH training and inference on this CPU")
+    parser.add_argument(
+        "--speed-repeats", type=int, default=5, help="float32 / bf16 alternations of the precision speed test"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--noise", type=float, default=0.0, help="add the ASD-AFM training noise of this amplitude (e.g. 0.1)"
@@ -260,6 +347,20 @@ def main(argv=None) -> int:
             + ", ".join(f"{k} {v:.1f}" for k, v in result.items() if isinstance(v, float))
         )
         (args.out / "afm_models_speed.json").write_text(json.dumps(result, indent=1))
+        result = precision_speed(args.speed_repeats)
+        print(
+            f"DSH float32 vs mixed_bfloat16 on {result['cpu']} (native bf16: {result['native_bf16']}, "
+            f"load {', '.join(f'{v:.1f}' for v in result['load_average_1min'])}), samples/s median [min, max]:"
+        )
+        for key, ratio in result["bf16_over_float32"].items():
+            f32, bf16 = (result["samples_per_s"][p][key] for p in ("float32", "mixed_bfloat16"))
+            print(
+                f"  {key:9s} float32 {f32['median']:6.1f} [{f32['min']:.1f}, {f32['max']:.1f}]  bf16 "
+                f"{bf16['median']:6.1f} [{bf16['min']:.1f}, {bf16['max']:.1f}]  ratio {ratio['median']:.2f}x "
+                f"[{ratio['min']:.2f}, {ratio['max']:.2f}]"
+            )
+        print("  targets: " + ", ".join(f"{k} {'MET' if v else 'NOT met'}" for k, v in result["targets"].items()))
+        (args.out / "afm_models_speed_precision.json").write_text(json.dumps(result, indent=1))
     return 0
 
 
