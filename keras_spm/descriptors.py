@@ -29,6 +29,10 @@ the tilt, so every label sits where the image shows its atom. (Drawn at the nomi
 positions instead, a random +-0.5 Angstrom tilt is label noise of the size of the xyz
 grid's sub-box offsets; see ``benchmarks/results/xyz_learning_curve.json``.)
 
+Substrate atoms (``Molecule.substrate``) are simulated but left out of every descriptor: the
+maps and the xyz grid describe the molecule alone (the simulator gives the scanner the
+molecule's own force field for the Height and ES maps).
+
 xyz grid (:func:`encode_xyz`, :func:`decode_xyz`): the scan window is cut into 16 x 16
 boxes; every box holds whether an atom of the top 0.7 Angstrom is in it and the offset of
 its highest such atom from the box centre (the atom-position descriptor of the ASD-AFM
@@ -118,9 +122,9 @@ class DescriptorMaker:
         """``{name: float32 (nx, ny)}`` of the simulator's last molecule, in the order of ``names``."""
         from ppafm.ml import AuxMap
 
-        molecule = simulator.placed
-        if molecule is None:
+        if simulator.placed is None:
             raise ValueError("the simulator has not simulated a molecule yet; call simulator.simulate(molecule) first.")
+        molecule = simulator.placed.without_substrate()
         s, t = simulator.settings, self.settings
         if (s.scan_window, s.scan_dim) != (t.scan_window, t.scan_dim):
             raise ValueError(
@@ -128,7 +132,7 @@ class DescriptorMaker:
                 f"{t.scan_window} at {t.scan_dim}; build it with DescriptorMaker(names, settings=simulator.settings)."
             )
         out = {}
-        apparent = simulator.apparent  # nominal-position maps go where the tilted tip images the atoms
+        apparent = simulator.apparent.without_substrate()  # drawn where the tilted tip images the atoms
         if self._disks is not None:
             out["disks"] = self._disks(apparent.xyzq, apparent.numbers)
         if self._spheres is not None:
@@ -159,7 +163,9 @@ def box_edges(settings: SimulationSettings = ASD_AFM, grid: int = 16) -> tuple[n
 
 
 def _positions(molecule_or_positions) -> np.ndarray:
-    pos = molecule_or_positions.positions if isinstance(molecule_or_positions, Molecule) else molecule_or_positions
+    if isinstance(molecule_or_positions, Molecule):
+        molecule_or_positions = molecule_or_positions.without_substrate().positions
+    pos = molecule_or_positions
     pos = np.asarray(pos, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] < 3 or len(pos) == 0:
         raise ValueError(f"expected a Molecule or positions of shape (n, 3) with n >= 1, got shape {pos.shape}.")
@@ -182,7 +188,8 @@ def encode_xyz(
     xy (axis 0 = x, as in the images); a box keeps its highest atom (the first one listed on
     a tie) as ``(x - box_centre_x, y - box_centre_y, z - z_top)`` in Angstrom. Atoms on a
     border between boxes belong to the upper box. Kept atoms outside the scan window raise
-    ``ValueError`` (``outside="raise"``) or are left out (``outside="drop"``).
+    ``ValueError`` (``outside="raise"``) or are left out (``outside="drop"``). A Molecule's
+    substrate atoms are left out.
     """
     if outside not in ("raise", "drop"):
         raise ValueError(f"outside must be 'raise' or 'drop', got {outside!r}.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..molecules import HEAVY_ELEMENTS, Molecule, MoleculeError, validate
+from ..molecules import SIMULATION_ELEMENTS, Molecule, MoleculeError, validate
 from .opencl import init_opencl
 
 
@@ -82,6 +82,11 @@ class AFMSimulator:
     offset drawn for that sample, and the ppafm scanner of the first tip still holds its
     force field, which the Height and Electrostatic maps need.
 
+    **Substrate**: atoms marked ``Molecule.substrate`` are simulated with the molecule, but
+    the molecule proper is what is centred and checked to fit the window, and after the
+    scans the first tip's scanner gets the force field of the molecule alone, so the
+    Height and Electrostatic maps, like the other descriptors, leave the substrate out.
+
     **Image frame**: a tip tilted by ``(dx, dy)`` (ppafm's lateral ``tipR0``) images every
     feature displaced by about ``(-dx, -dy)`` (0.375-0.5 Angstrom for a 0.5 Angstrom tilt,
     a little less in far slices; ``descriptors_test.py`` checks it). Labels are drawn where
@@ -125,7 +130,7 @@ class AFMSimulator:
             return self.placed
         pos = self.placed.positions.copy()
         pos[:, :2] -= self.tilt
-        return Molecule(self.placed.numbers, pos, self.placed.charges, self.placed.name)
+        return replace(self.placed, positions=pos)
 
     @property
     def scanner(self):
@@ -136,7 +141,8 @@ class AFMSimulator:
         """Raise :class:`MoleculeError` if the molecule's xy extent does not fit the scan window."""
         s = self.settings
         (x0, y0, _), (x1, y1, _) = s.scan_window
-        extent = molecule.positions[:, :2].max(axis=0) - molecule.positions[:, :2].min(axis=0)
+        xy = molecule.positions[~molecule.substrate, :2]  # a substrate may extend beyond the window
+        extent = xy.max(axis=0) - xy.min(axis=0)
         room = np.array([x1 - x0, y1 - y0]) - 2 * s.margin
         if np.any(extent > room):
             raise MoleculeError(
@@ -146,12 +152,15 @@ class AFMSimulator:
             )
 
     def place(self, molecule: Molecule, tip: Tip, distance: float) -> Molecule:
-        """Centre the molecule in xy and put its top at ``distance`` below the scan's top (ppafm's rule)."""
+        """Centre the molecule (without substrate) in xy and put its top at ``distance`` below the scan's top.
+
+        The top is that of all atoms, as in ppafm's generator.
+        """
         from ppafm import common
 
         afm = self._afmulators[tip.name]
         pos = molecule.positions.copy()
-        pos[:, :2] += self.settings.centre - pos[:, :2].mean(axis=0)
+        pos[:, :2] += self.settings.centre - pos[~molecule.substrate, :2].mean(axis=0)
         reas = common.getAtomsREA(tip.iZPP, molecule.numbers, afm.typeParams, alphaFac=-1.0)
         r_pp = afm.typeParams[tip.iZPP - 1][0]
         r_vdw = reas[:, 0] - r_pp
@@ -159,14 +168,14 @@ class AFMSimulator:
         top = np.argmax(z + r_vdw)
         total = distance + tip.distance_offset + r_vdw[top] + r_pp - (z.max() - z[top])
         pos[:, 2] += (self.settings.scan_window[1][2] - total) - z.max()
-        return Molecule(molecule.numbers, pos, molecule.charges, molecule.name)
+        return replace(molecule, positions=pos)
 
     def simulate(self, molecule: Molecule, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
         """Simulate one stack per tip: ``{tip name: float32 (nx, ny, n_slices)}``, slice 0 farthest.
 
         ``rng`` draws the tip-sample distance jitter and tip tilt; None means no randomisation.
         """
-        validate(molecule, HEAVY_ELEMENTS)
+        validate(molecule, SIMULATION_ELEMENTS)
         self.check_fits(molecule)
         s = self.settings
         if rng is None:
@@ -186,6 +195,10 @@ class AFMSimulator:
             out[tip.name] = np.ascontiguousarray(stack, dtype=np.float32)
             if tip is self.tips[0]:
                 self.placed = placed
+        if self.placed.has_substrate:  # Height/ES maps are of the molecule alone: its force field, no scan
+            afm, alone = self._afmulators[self.tips[0].name], self.placed.without_substrate()
+            afm.prepareFF(alone.positions, alone.numbers, alone.charges)
+            afm.prepareScanner()
         self.tilt = np.asarray(tilt, dtype=np.float64)
         return {t.name: out[t.name] for t in self.tips}
 
