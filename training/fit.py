@@ -107,6 +107,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        default="float32",
+        help="keras_spm.precision: auto = mixed_bfloat16 on CPUs with native bf16 (AVX512-BF16, AMX), else float32",
+    )
     args = parser.parse_args(argv)
     if args.model not in RECIPES:
         names = ", ".join([*RECIPES, *OTHER_FAMILIES])
@@ -502,6 +508,7 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.distribute)  # first TF call: multi-worker needs it before any op
     import keras
 
+    from keras_spm import precision
     from keras_spm.models import afm
 
     task, n_workers = worker_index(strategy)
@@ -521,7 +528,7 @@ def main(argv=None) -> int:
         if resume and not distributed:
             model = keras.models.load_model(out / "last.keras")
         else:
-            model = afm.from_preset(recipe.preset)
+            model = precision.with_policy(afm.from_preset(recipe.preset), args.precision)  # outputs stay float32
             if args.train_only:
                 freeze_all_but(model, args.train_only.split(","))
             getattr(afm, recipe.compile)(model, lr=args.lr, **(args.loss_weights or {}))
