@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .gwyddion import gwy_channels, read_gwy
+from .ibw import ibw_channels, read_ibw
 from .image import SPMFileError, SPMImage, SPMStack
 from .nanonis import grid_channels, read_3ds, read_sxm, read_sxm_header, sxm_channels
 from .npz import read_npz
@@ -24,7 +25,8 @@ from .stack import assemble_stack
 SUPPORTED_FORMATS = {
     ".sxm": "Nanonis scan -> SPMImage",
     ".3ds": "Nanonis grid z-spectroscopy -> SPMStack of constant-height slices",
-    ".gwy": "Gwyddion file -> SPMImage",
+    ".gwy": "Gwyddion file (GWYP, or GWYO of Gwyddion 1.x) -> SPMImage",
+    ".ibw": "Asylum Research scan (Igor binary wave) -> SPMImage",
     ".npz": "AFM stack with keys data, lengthX, lengthY (ED-AFM format) -> SPMStack",
     "folder": "folder of constant-height .sxm files -> SPMStack (assemble_stack)",
 }
@@ -41,6 +43,7 @@ __all__ = [
     "read",
     "read_3ds",
     "read_gwy",
+    "read_ibw",
     "read_npz",
     "read_sxm",
     "read_sxm_header",
@@ -62,7 +65,7 @@ def read(path, channel: str | None = None, **kwargs) -> SPMImage | SPMStack:
     """Read ``path`` by its extension (see ``SUPPORTED_FORMATS``); extra keywords go to the reader.
 
     ``channel`` defaults to the frequency shift for Nanonis files and the folder case, the first
-    channel for ``.gwy``; an ``.npz`` stack has one channel and ``channel`` only labels it. A channel
+    channel for ``.gwy`` and ``.ibw``; an ``.npz`` stack has one channel and ``channel`` only labels it. A channel
     that is not in the file raises :class:`SPMFileError` listing the available ones.
     """
     path = Path(path)
@@ -75,11 +78,13 @@ def read(path, channel: str | None = None, **kwargs) -> SPMImage | SPMStack:
         return read_3ds(path, channel or "Frequency Shift", **kwargs)
     if kind == ".gwy":
         return read_gwy(path, channel, **kwargs)
+    if kind == ".ibw":
+        return read_ibw(path, channel, **kwargs)
     return read_npz(path, channel=channel or "Frequency_Shift", **kwargs)
 
 
 def list_channels(path) -> list[str]:
-    """Channel names in a file (``.sxm``, ``.3ds``, ``.gwy``; ``["data"]`` for ``.npz``)."""
+    """Channel names in a file (``.sxm``, ``.3ds``, ``.gwy``, ``.ibw``; ``["data"]`` for ``.npz``)."""
     path = Path(path)
     kind = _kind(path)
     if kind == ".sxm":
@@ -88,6 +93,8 @@ def list_channels(path) -> list[str]:
         return grid_channels(path)
     if kind == ".gwy":
         return gwy_channels(path)
+    if kind == ".ibw":
+        return ibw_channels(path)
     if kind == ".npz":
         return ["data"]
     raise ValueError(f"{path}: a folder has no channels of its own; list those of one of its .sxm files")
