@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .image import SPMFileError, SPMStack
+from .image import SPMFileError, SPMStack, warn_if_all_nan
 from .image import wrap_reader as _wrap
 
 REQUIRED = ("data", "lengthX", "lengthY")
@@ -40,16 +40,65 @@ def read_npz(
     return _wrap(path, ".npz stack", lambda: _read_npz(Path(path), axes, z_order, channel, unit))
 
 
+MAX_VALUES = 1 << 28  # 1 GiB of float32: far more than any AFM stack
+
+
+def _array(f, key: str, path: Path) -> np.ndarray:
+    """Array ``key`` of the archive, its npy header checked first (dtype, and size against the member's)."""
+    try:
+        info = f.zip.getinfo(f"{key}.npy")
+        with f.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = reader(member)
+    except Exception as e:  # noqa: BLE001 - zipfile/numpy raise many types for a damaged member
+        raise SPMFileError(
+            f"{path}: array {key!r} in the archive is damaged ({str(e).strip() or 'unreadable header'})"
+        ) from e
+    if dtype.hasobject:
+        raise SPMFileError(
+            f"{path}: {key!r} holds Python objects (pickled), not numbers, so this is not an AFM stack "
+            f"(expected numeric arrays {', '.join(REQUIRED)})"
+        )
+    if dtype.kind not in "biuf":
+        raise SPMFileError(f"{path}: {key!r} holds {dtype} values, not numbers; expected a numeric array")
+    n = int(np.prod(shape, dtype=np.int64))
+    if n > MAX_VALUES or n * dtype.itemsize > info.file_size:
+        raise SPMFileError(
+            f"{path}: {key!r} announces shape {shape} of {dtype} ({n * dtype.itemsize} bytes) but its archive member "
+            f"holds {info.file_size} bytes"
+        )
+    try:
+        return f[key]
+    except Exception as e:  # noqa: BLE001
+        raise SPMFileError(f"{path}: array {key!r} in the archive is damaged ({str(e).strip() or 'unreadable'})") from e
+
+
+def _length(f, key: str, path: Path) -> float:
+    v = np.asarray(_array(f, key, path)).ravel()
+    if v.size != 1:
+        raise SPMFileError(f"{path}: {key} holds {v.size} values; expected one size in Angstrom")
+    return float(v[0])
+
+
 def _read_npz(path: Path, axes: str, z_order: str, channel: str, unit: str) -> SPMStack:
-    with np.load(path, allow_pickle=False) as f:
+    try:
+        f = np.load(path, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - numpy raises many types for a file that is not an archive
+        raise SPMFileError(
+            f"{path}: not a NumPy .npz archive, so not an AFM stack (expected an .npz with {', '.join(REQUIRED)})"
+        ) from e
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise SPMFileError(f"{path}: holds a single .npy array, not an .npz archive with {', '.join(REQUIRED)}")
+    with f:
         missing = [k for k in REQUIRED if k not in f.files]
         if missing:
             raise SPMFileError(
                 f"{path}: missing key(s) {', '.join(missing)}; an AFM .npz stack needs "
                 f"{', '.join(REQUIRED)} (found: {', '.join(f.files) or 'nothing'})"
             )
-        data = np.asarray(f["data"], dtype=np.float32)
-        length = (float(np.asarray(f["lengthX"]).ravel()[0]), float(np.asarray(f["lengthY"]).ravel()[0]))
+        data = np.asarray(_array(f, "data", path), dtype=np.float32)
+        length = (_length(f, "lengthX", path), _length(f, "lengthY", path))
     notes = [
         f"{path.name}: data {data.shape} read as axes {axes if data.ndim == 3 else 'xy'}, "
         f"{length[0]:.3f} x {length[1]:.3f} A"
@@ -69,4 +118,8 @@ def _read_npz(path: Path, axes: str, z_order: str, channel: str, unit: str) -> S
         notes.append("slices reversed (file ordered close to far)")
     else:
         notes.append("slices assumed ordered far to close (pass z_order='close_to_far' if not)")
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        notes.append(f"{bad} of {data.size} values are NaN or infinite")
+        warn_if_all_nan(data, path, channel)
     return SPMStack(np.ascontiguousarray(data), length, channel, unit, sources=(str(path),), notes=notes)

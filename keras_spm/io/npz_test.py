@@ -42,9 +42,41 @@ def test_bad_npz(tmp_path):
     with pytest.raises(SPMFileError, match="must be positive"):
         read_npz(tmp_path / "neg.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(SPMFileError, match=r"junk\.npz: could not read as \.npz stack"):
+    with pytest.raises(SPMFileError, match=r"junk\.npz: not a NumPy \.npz archive"):
         read_npz(tmp_path / "junk.npz")
     with pytest.raises(ValueError, match="permutation of 'xyz'"):
         read_npz(tmp_path / "neg.npz", axes="xy")
     with pytest.raises(ValueError, match="z_order must be"):
         read_npz(tmp_path / "neg.npz", z_order="up")
+
+
+def test_npz_that_is_not_a_stack(tmp_path):
+    np.savez(tmp_path / "objects.npz", data=np.array([{"a": 1}], dtype=object), lengthX=1.0, lengthY=1.0)
+    with pytest.raises(
+        SPMFileError, match=r"objects\.npz: 'data' holds Python objects \(pickled\), not numbers, so this is not"
+    ):
+        read_npz(tmp_path / "objects.npz")
+    np.save(tmp_path / "single.npy", np.zeros(3))
+    (tmp_path / "single.npz").write_bytes((tmp_path / "single.npy").read_bytes())
+    with pytest.raises(SPMFileError, match=r"single\.npz: holds a single \.npy array, not an \.npz archive"):
+        read_npz(tmp_path / "single.npz")
+    (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(SPMFileError, match=r"random\.npz: not a NumPy \.npz archive, so not an AFM stack"):
+        read_npz(tmp_path / "random.npz")
+    np.savez(tmp_path / "text.npz", data=np.array(["a", "b"]), lengthX=1.0, lengthY=1.0)
+    with pytest.raises(SPMFileError, match=r"text\.npz: 'data' holds <U1 values, not numbers"):
+        read_npz(tmp_path / "text.npz")
+    np.savez(tmp_path / "two.npz", data=np.zeros((4, 4, 2)), lengthX=[1.0, 2.0], lengthY=1.0)
+    with pytest.raises(SPMFileError, match=r"two\.npz: lengthX holds 2 values; expected one size"):
+        read_npz(tmp_path / "two.npz")
+
+
+def test_all_nan_npz_warns_and_is_refused(tmp_path):
+    from keras_spm.io import resample_to_model
+
+    path = _write(tmp_path / "aborted.npz", np.full((8, 8, 10), np.nan, np.float32))
+    with pytest.warns(UserWarning, match=r"aborted\.npz: channel 'Frequency_Shift' holds no finite value"):
+        s = read_npz(path)
+    assert s.notes[-1] == "640 of 640 values are NaN or infinite"
+    with pytest.raises(SPMFileError, match=r"aborted\.npz: channel 'Frequency_Shift' holds no finite value \(all NaN"):
+        resample_to_model(s)
