@@ -234,12 +234,14 @@ def candidate_rotations(molecule: Molecule, n_directions: int = 100) -> np.ndarr
     """Rotations (k, 3, 3) :func:`best_rotations` ranks, in this order (ties keep the earlier one).
 
     1. the identity: the orientation the molecule came in (a file's own orientation);
-    2. the best-fit plane's normal turned up, then down (both faces of a flat molecule, exactly flat);
+    2. the best-fit plane's normal turned up, the face already facing up first, then the other face (both
+       exactly flat for a flat molecule);
     3. ``n_directions`` Fibonacci directions turned up (ASD-AFM's candidates).
 
     A candidate turning the same direction up as an earlier one (within 1e-6 rad) is dropped.
     """
     normal = plane_normal(molecule.positions)
+    normal = -normal if normal[2] < 0 else normal  # the face nearer the file's top first: the smaller turn
     rotations = [np.eye(3), rotation_to_up(normal), rotation_to_up(-normal)]
     rotations += [rotation_to_up(d) for d in fibonacci_directions(n_directions)]
     kept, ups = [], []
