@@ -263,7 +263,8 @@ def best_rotations(molecule: Molecule, n_best: int = 10, n_directions: int = 100
     """
     centred = molecule.positions - molecule.positions.mean(axis=0)
     rotations = candidate_rotations(molecule, n_directions)
-    scores = np.array([flatness_score(centred @ r.T, beta) for r in rotations])
+    # Rounded so that rounding noise does not break ties: the earlier candidate wins (a flat file stays as it is).
+    scores = np.round([flatness_score(centred @ r.T, beta) for r in rotations], 9)
     order = np.argsort(-scores, kind="stable")[:n_best]
     return rotations[order]
 

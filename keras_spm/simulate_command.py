@@ -206,30 +206,37 @@ def simulate(molecule, tips: Sequence[str], seed: int | None):
 def predict(name: str, stacks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Outputs of zoo model ``name`` for one sample, batch axis dropped (imports TensorFlow)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras_spm
+    from .zoo import ZooError
 
     tips = _model_tips(name)
     start = time.perf_counter()
     _say(f"loading zoo model {name} and predicting (TensorFlow) ...")
-    if callable(getattr(keras_spm, "predict", None)):  # the shared entry point, when this keras_spm has it
-        inputs = stacks["CO"] if len(tips) == 1 else {t: stacks[t] for t in tips}
-        result = keras_spm.predict(name, inputs)
-        result = getattr(result, "maps", result)
-        out = {k: np.asarray(v) for k, v in dict(result).items()}
-    else:
-        from . import zoo
-        from .models.afm import standardize_stack
-
-        model = zoo.load(name)
-        x = {t: standardize_stack(stacks[t][None]) for t in tips}
-        raw = model(x if len(tips) > 1 else x["CO"], training=False)
-        out = {k: np.asarray(v)[0] for k, v in raw.items()}
+    try:
+        out = _predict(name, {t: stacks[t] for t in tips})
+    except ZooError as err:
+        raise DataError(str(err)) from None
     if "xyz_class" in out and "xyz_offset" in out:
         from .descriptors import decode_xyz
 
         out["atoms"] = decode_xyz((out["xyz_class"], out["xyz_offset"])).astype(np.float32)
     _say(f"predicted in {time.perf_counter() - start:.1f} s")
     return out
+
+
+def _predict(name: str, stacks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import keras_spm
+
+    if callable(getattr(keras_spm, "predict", None)):  # the shared entry point, when this keras_spm has it
+        result = keras_spm.predict(name, stacks["CO"] if len(stacks) == 1 else stacks)
+        result = getattr(result, "maps", result)
+        return {k: np.asarray(v) for k, v in dict(result).items()}
+    from . import zoo
+    from .models.afm import standardize_stack
+
+    model = zoo.load(name)
+    x = {t: standardize_stack(s[None]) for t, s in stacks.items()}  # per-slice standardisation, as in training
+    raw = model(x if len(x) > 1 else x["CO"], training=False)
+    return {k: np.asarray(v)[0] for k, v in raw.items()}
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> str:
