@@ -213,6 +213,9 @@ def rotation_to_up(direction: np.ndarray) -> np.ndarray:
     c = float(d @ up)
     if np.linalg.norm(v) < 1e-12:
         return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    if 1 + c < 1e-6:  # nearly -z: Rodrigues' 1 / (1 + c) blows up; turn over about x first, then the small rest
+        flip = np.diag([1.0, -1.0, -1.0])
+        return rotation_to_up(flip @ d) @ flip
     vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
     return np.eye(3) + vx + vx @ vx * (1 / (1 + c))
 

@@ -160,7 +160,10 @@ def test_fibonacci_directions_are_unit_and_spread():
     assert 10 < nearest.min() and nearest.max() < 25
 
 
-@pytest.mark.parametrize("direction", [*fibonacci_directions(20), [0, 0, 1], [0, 0, -1], [1e-14, 0, -1], [3, 0, 0]])
+@pytest.mark.parametrize(
+    "direction",
+    [*fibonacci_directions(20), [0, 0, 1], [0, 0, -1], [1e-14, 0, -1], [1e-9, 0, -1], [1e-7, 2e-7, -1], [3, 0, 0]],
+)
 def test_rotation_to_up_is_proper_and_maps_direction_to_z(direction):
     r = rotation_to_up(np.asarray(direction, dtype=float))
     assert_proper_rotation(r)
