@@ -37,6 +37,8 @@ import numpy as np
 PROG = "keras-spm simulate"
 #: Elements of the molecule sets each AFM model was trained on (a note is printed for others).
 MODEL_ELEMENTS = {"dsh_light": "LIGHT_ELEMENTS", "xyz": "LIGHT_ELEMENTS", "dsh_heavy": "HEAVY_ELEMENTS"}
+#: Dimensions of one sample's model outputs (maps (x, y), xyz grids (g, g, c)).
+OUTPUT_NDIM = {"disks": 2, "spheres": 2, "height": 2, "es": 2, "xyz_class": 3, "xyz_offset": 3}
 MAP_TITLES = {
     "disks": "Atomic Disks",
     "spheres": "vdW Spheres (Å)",
@@ -215,7 +217,7 @@ def predict(name: str, stacks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = _predict(name, {t: stacks[t] for t in tips})
     except ZooError as err:
         raise DataError(str(err)) from None
-    if "xyz_class" in out and "xyz_offset" in out:
+    if "xyz_class" in out and "xyz_offset" in out and "atoms" not in out:
         from .descriptors import decode_xyz
 
         out["atoms"] = decode_xyz((out["xyz_class"], out["xyz_offset"])).astype(np.float32)
@@ -228,8 +230,13 @@ def _predict(name: str, stacks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     if callable(getattr(keras_spm, "predict", None)):  # the shared entry point, when this keras_spm has it
         result = keras_spm.predict(name, stacks["CO"] if len(stacks) == 1 else stacks)
-        result = getattr(result, "maps", result)
-        return {k: np.asarray(v) for k, v in dict(result).items()}
+        result = dict(getattr(result, "maps", result))
+        out = {}
+        for key, value in result.items():  # one sample: drop a batch axis if the result kept one
+            value = np.asarray(value)
+            extra = value.ndim - OUTPUT_NDIM.get(key, value.ndim)
+            out[key] = value[0] if extra == 1 and value.shape[0] == 1 else value
+        return out
     from . import zoo
     from .models.afm import standardize_stack
 

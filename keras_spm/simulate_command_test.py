@@ -169,3 +169,27 @@ def test_simulate_command_end_to_end_with_a_prediction(tmp_path, benzene):
             r = np.corrcoef(f[name].ravel(), t[name].ravel())[0, 1]
             assert r > 0.7, (name, r)  # benzene is an easy molecule for the zoo's DSH
     assert (out / "benzene_simulate.png").stat().st_size > 20_000
+
+
+def test_predict_uses_keras_spm_predict_when_present(monkeypatch):
+    """The shared ``keras_spm.predict`` entry point is used when this keras_spm has it (faked here: no TensorFlow)."""
+    import keras_spm
+    from keras_spm import simulate_command
+
+    calls = []
+
+    def fake_predict(name, inputs):
+        calls.append((name, inputs))
+        probs = np.zeros((1, 16, 16, 2), np.float32)
+        probs[..., 0] = 1.0
+        probs[0, 8, 8] = (0.1, 0.9)
+        return {"xyz_class": probs, "xyz_offset": np.zeros((1, 16, 16, 3), np.float32)}
+
+    monkeypatch.setattr(keras_spm, "predict", fake_predict, raising=False)
+    stack = np.ones((128, 128, 10), np.float32)
+    out = simulate_command.predict("xyz", {"CO": stack})
+    assert calls[0][0] == "xyz" and calls[0][1] is stack  # a single-tip model gets the bare stack
+    assert out["xyz_class"].shape == (16, 16, 2) and out["xyz_offset"].shape == (16, 16, 3)  # batch axis dropped
+    np.testing.assert_allclose(out["atoms"], [[8.43359375, 8.43359375, 0.0, 0.9]])  # box (8, 8) centre, P = 0.9
+    simulate_command.predict("es", {"CO": stack, "Xe": stack})
+    assert set(calls[1][1]) == {"CO", "Xe"}
