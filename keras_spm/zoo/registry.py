@@ -30,7 +30,8 @@ class ZooEntry:
 
     ``kind`` is ``"<family>.<builder>"`` (e.g. ``"afm.dsh"``): ``keras_spm.models.<family>`` is imported before
     loading so that its custom layers and losses are registered with Keras. ``description`` is one line: what the
-    model predicts from what input.
+    model predicts from what input. ``preset`` names the :data:`keras_spm.zoo.presets.PRESETS` entry that says
+    everything else (input, scaling, post-processing, training recipe, figure); ``None`` means the model's name.
     """
 
     repo_id: str
@@ -38,6 +39,11 @@ class ZooEntry:
     sha256: str
     kind: str
     description: str
+    preset: str | None = None
+
+    def preset_name(self, name: str) -> str:
+        """The preset of the entry registered as ``name``."""
+        return self.preset or name
 
     @property
     def family_module(self) -> str:
@@ -82,7 +88,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_heavy": ZooEntry(
         repo_id="keras-spm/dsh_heavy",
         revision=None,
-        sha256="8231d7e4128d85728c751de0b31d2c3427490ee6e3858d967ba0853871599568",
+        sha256="8feac011aefaa039d73ddda4727fba851db0512ad4e3b5e73d5b414b49e39514",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; heavy set "
         "(adds Si, P, S, Cl, Br)",
@@ -90,7 +96,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_light": ZooEntry(
         repo_id="keras-spm/dsh_light",
         revision=None,
-        sha256="cde5f7cb3eebf38c7aa3ba97eb7f2fbafbbc726e0c6dc6bd6db92b22d79a886a",
+        sha256="0cd38c5657164cbd7ae69d45d7b4102ef9baef58c5e6ea9b8a2e66b2ba482df8",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; light set "
         "(H, C, N, O, F)",
@@ -98,7 +104,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "pix2pix_stem": ZooEntry(
         repo_id="keras-spm/pix2pix_stem",
         revision=None,
-        sha256="01dbf199c617c61c0f4fc418a69f04171e5c3030a13f5813e1ae6e79f7a8a0d0",
+        sha256="23b8d6d40d8caa0621c21f9f069a6cd4df518ff62d80d0b492595e57c971bb32",
         kind="gan.unet_generator",
         description="STEM HAADF multislice image from a fast convolution-approximation image (pix2pix U-Net, "
         "1 channel, [-1, 1], any size multiple of 64)",
@@ -106,7 +112,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_sim2exp": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_sim2exp",
         revision=None,
-        sha256="6c2a479fc101dc37fb23fe8f8019b59b7ad4177a26bace24ff352828fd689014",
+        sha256="69f2f2001a4d58148a04beb9a80cca7b1dbd72578e570c80caa76aad5f8334a7",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters, input skip): simulated nc-AFM image -> real (experimental) style "
         "(1 channel, [-1, 1], sides multiple of 4)",
@@ -114,7 +120,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_exp2sim": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_exp2sim",
         revision=None,
-        sha256="4a993d875c8237661ab9e69199f0651d30e5118ae8f39a7fa4a5fcbb4cf16211",
+        sha256="7e1d540df4e954380bab99e2c937a4042972db1ec2f63ee7071607acae14e75b",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters, input skip): real (experimental) nc-AFM image -> simulated (ppafm) "
         "style (1 channel, [-1, 1], sides multiple of 4)",
@@ -122,7 +128,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dae_tip_artifacts": ZooEntry(
         repo_id="keras-spm/dae_tip_artifacts",
         revision=None,
-        sha256="761af957da8140a089921bb6b249e9a16a5830fe1ca85b49bcff7e7b13a8bc29",
+        sha256="9630a3c3b03429ddf2a9727740ac70aa1740720a79ca84d48353337446ec7aa5",
         kind="dae.skip_dae",
         description="Tip-artifact removal (blunt/double tip, noise, scan lines) for SPM height maps: U-Net DAE, use "
         "keras_spm.models.dae.restore.restore",
@@ -130,7 +136,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "effunet_nanoparticles": ZooEntry(
         repo_id="keras-spm/effunet_nanoparticles",
         revision=None,
-        sha256="fd99f37a6a088aeaf846d55bd3246d903cd60695c28024e0b532f59f5e35e950",
+        sha256="a16fc2f9cb3bd5422e95650cb62ca56e7b349f1df41620e450272f70c00f5b57",
         kind="effunet.efficientnet_unet",
         description="Inside/border/background segmentation of nanoparticles in STM topographs (EfficientNet-B0-half "
         "U-Net, 128 px crops; watershed via keras_spm.models.effunet.segment_particles)",
@@ -138,7 +144,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "xyz": ZooEntry(
         repo_id="keras-spm/xyz",
         revision=None,
-        sha256="b4d03624eeedeb6ef103abe2885d1e4596331429d5acedb463008a454bc8438f",
+        sha256="f6e202fe657e21d693d3ac1c20cc8be55ea64c2427b71ae030a9f006fae06854",
         kind="afm.xyz",
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
         "AFM stack; light set, positions in the image frame (below the thesis accuracy, see its card)",
@@ -146,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="8f0e6018f6ff4d7c61b92f6fbe8a559b6de1fd17ff876c45b7299c36049f438d",
+        sha256="82d8505ff49974cc5ca4a1112d48ce94bc4e2e311af74162d3d50ec649c90613",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),

@@ -24,11 +24,19 @@ def generator_stride(model: keras.Model) -> int:
     return 2**n
 
 
+def _scales_own_input(model: keras.Model) -> bool:
+    from keras_spm.models.preprocessing import MinMaxScale, PeakScale
+
+    return any(isinstance(layer, (MinMaxScale, PeakScale)) for layer in model.layers)
+
+
 def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
     """Apply ``model`` to (H, W), (H, W, C) or (B, H, W, C) float images in [-1, 1]; returns float32 of that shape.
 
     Sizes that are not multiples of :func:`generator_stride` are reflection-padded (with a warning) and
-    the output is cropped back to the input size.
+    the output is cropped back to the input size. A zoo generator scales its own input (min-max or over the
+    peak, :mod:`keras_spm.models.preprocessing`); the [-1, 1] images given here are handed to it as
+    ``(x + 1) / 2``, which its scaling maps back to exactly ``x``, so this call gives what it always gave.
     """
     from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple
 
@@ -63,6 +71,8 @@ def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
             f"images must be scaled to [-1, 1] like the training data, got [{x.min():.3g}, {x.max():.3g}]; use "
             "keras_spm.datasets.afm_style.normalize (AFM) or stem_pairs.to_tanh_range(stem_pairs.normalize(img))."
         )
+    if _scales_own_input(model):
+        x = (x + 1.0) / 2.0
     multiple = generator_stride(model)
     h, w = x.shape[1:3]
     if h % multiple or w % multiple:
