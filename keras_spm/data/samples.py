@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -108,12 +110,24 @@ def _send(stream, obj) -> None:
     stream.flush()
 
 
+def _read_exact(stream, size: int) -> bytes:
+    """``size`` bytes from a (possibly raw, unbuffered) stream; fewer only at end of file."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = stream.read(size - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def _receive(stream):
-    header = stream.read(8)
+    header = _read_exact(stream, 8)
     if len(header) < 8:
         raise EOFError("worker stream closed")
     (size,) = struct.unpack("<Q", header)
-    data = stream.read(size)
+    data = _read_exact(stream, size)
     if len(data) < size:
         raise EOFError("worker stream closed mid-message")
     return pickle.loads(data)
@@ -126,9 +140,14 @@ class WorkerError(RuntimeError):
 class WorkerPool:
     """``n`` simulation worker processes; :meth:`map` returns results in task order.
 
-    Tasks go round-robin to the workers and up to ``depth`` per worker are in flight, so
-    simulation overlaps with whatever consumes the results. With several workers each gets
-    ``cpu_count // n_workers`` OpenCL threads unless ``threads_per_worker`` says otherwise.
+    Up to ``depth`` tasks per worker are in flight, so simulation overlaps with whatever consumes
+    the results. A new task goes to the worker with the fewest tasks in flight as soon as it
+    replies (not round-robin): one slow sample (a large molecule) then holds up only its own
+    worker, never the other, which keeps working ahead. Results are put back in task order, so
+    the same tasks give the same stream whatever the number of workers. :meth:`imap_unordered`
+    yields them as they come (for producers whose order does not matter). With several workers
+    each gets ``cpu_count // n_workers`` OpenCL threads unless ``threads_per_worker`` says
+    otherwise.
     """
 
     def __init__(self, spec: SampleSpec, n_workers: int = 2, depth: int = 2, threads_per_worker: int | None = None):
@@ -136,7 +155,7 @@ class WorkerPool:
             raise ValueError(f"n_workers must be >= 1, got {n_workers}.")
         self.spec = spec
         self.depth = depth
-        self._pending: deque[tuple[int, int]] = deque()  # (pass number, worker) of each task in flight
+        self._inflight: list[deque[int]] = [deque() for _ in range(n_workers)]  # pass number of each task sent
         self._passes = 0
         self._lock = threading.RLock()
         env = dict(os.environ)
@@ -155,11 +174,12 @@ class WorkerPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
+                bufsize=0,  # raw pipes: select() then sees exactly what is unread
             )
             _send(proc.stdin, spec)
             self._procs.append(proc)
-        for proc in self._procs:  # wait for OpenCL to come up, surfacing its errors
-            self._check(_receive(proc.stdout))
+        for worker in range(n_workers):  # wait for OpenCL to come up, surfacing its errors
+            self._check(self._receive_from(worker))
 
     @staticmethod
     def _check(reply):
@@ -169,37 +189,66 @@ class WorkerPool:
         return payload
 
     def map(self, tasks: Iterable[tuple[Molecule, int]]) -> Iterator[tuple[dict, dict]]:
-        """Yield samples for ``(molecule, seed)`` tasks, in order.
+        """Yield samples for ``(molecule, seed)`` tasks, in task order.
 
         A pass that is abandoned part-way (Keras stopping an epoch early, an exception) leaves
         replies in the pipes; they are discarded when it is closed or, at the latest, when the
         next pass starts, so a pass never receives another pass's samples.
         """
-        n = len(self._procs)
+        done: dict[int, tuple] = {}
+        next_out = 0
+        for index, reply in self._run(tasks):
+            done[index] = reply
+            while next_out in done:
+                yield self._check(done.pop(next_out))
+                next_out += 1
+
+    def imap_unordered(self, tasks: Iterable[tuple[Molecule, int]]) -> Iterator[tuple[dict, dict]]:
+        """Yield samples as the workers finish them; a failed sample raises :class:`WorkerError`."""
+        for _, reply in self._run(tasks):
+            yield self._check(reply)
+
+    def _run(self, tasks: Iterable[tuple[Molecule, int]]) -> Iterator[tuple[int, tuple]]:
+        """Dispatch tasks to free workers and yield ``(task index, reply)`` as replies arrive.
+
+        At most ``depth`` tasks per worker are in flight; :meth:`map`'s reorder buffer holds only
+        what the other workers finish while the sample at its head is still being made.
+        """
         with self._lock:
             self._drain()  # leftovers of a pass abandoned but not yet finalised
             self._passes += 1
             this = self._passes
         tasks = iter(tasks)
-        i = 0
+        sent = 0
+        owner: dict[int, deque[int]] = {w: deque() for w in range(len(self._procs))}  # task indices per worker
         exhausted = False
         try:
             while True:
                 with self._lock:
-                    while not exhausted and sum(p == this for p, _ in self._pending) < n * self.depth:
+                    while not exhausted:
+                        worker = min(range(len(self._procs)), key=lambda w: len(self._inflight[w]))
+                        if len(self._inflight[worker]) >= self.depth:
+                            break
                         try:
                             task = next(tasks)
                         except StopIteration:
                             exhausted = True
                             break
-                        _send(self._procs[i % n].stdin, ("sample", task))
-                        self._pending.append((this, i % n))
-                        i += 1
-                    if not self._pending or self._pending[0][0] != this:
+                        _send(self._procs[worker].stdin, ("sample", task))
+                        self._inflight[worker].append(this)
+                        owner[worker].append(sent)
+                        sent += 1
+                    busy = [w for w in owner if owner[w]]
+                    if not busy:
                         return
-                    _, worker = self._pending.popleft()
-                    reply = self._receive_from(worker)
-                yield self._check(reply)
+                    ready, _, _ = select.select([self._procs[w].stdout for w in busy], [], [])
+                    replies = []
+                    for w in busy:
+                        if self._procs[w].stdout in ready:
+                            reply = self._receive_from(w)
+                            self._inflight[w].popleft()
+                            replies.append((owner[w].popleft(), reply))
+                yield from replies
         finally:
             with self._lock:
                 self._drain(this)
@@ -212,14 +261,14 @@ class WorkerPool:
             raise WorkerError(f"simulation worker {worker} died (exit code {code}).") from None
 
     def _drain(self, only_pass: int | None = None) -> None:
-        """Read and drop pending replies (all, or those of one pass at the head of the queue)."""
-        while self._pending and (only_pass is None or self._pending[0][0] == only_pass):
-            _, worker = self._pending.popleft()
-            try:
-                self._receive_from(worker)
-            except WorkerError:
-                self._pending.clear()
-                return
+        """Read and drop replies in flight (all, or those of one pass at the head of each worker's queue)."""
+        for worker, queue in enumerate(self._inflight):
+            while queue and (only_pass is None or queue[0] == only_pass):
+                queue.popleft()
+                try:
+                    self._receive_from(worker)
+                except WorkerError:
+                    queue.clear()
 
     def close(self) -> None:
         """Stop the workers at once (pending work is dropped)."""
@@ -239,7 +288,8 @@ class WorkerPool:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         self._procs = []
-        self._pending.clear()
+        for queue in self._inflight:
+            queue.clear()
 
     def __enter__(self):
         return self
@@ -263,6 +313,7 @@ def worker_main() -> None:
     except Exception as err:
         _send(stdout, ("error", f"{type(err).__name__}: {err}"))
         return
+    trace = os.environ.get("KERAS_SPM_WORKER_TRACE")  # a file: one "pid start end" line per sample (benchmarks)
     while True:
         try:
             kind, task = _receive(stdin)
@@ -270,11 +321,16 @@ def worker_main() -> None:
             return
         if kind == "stop":
             return
+        start = time.time()
         try:
             molecule, seed = task
-            _send(stdout, ("ok", maker(molecule, seed)))
+            reply = ("ok", maker(molecule, seed))
         except Exception as err:
-            _send(stdout, ("error", f"{type(err).__name__} for molecule '{task[0].name}': {err}"))
+            reply = ("error", f"{type(err).__name__} for molecule '{task[0].name}': {err}")
+        if trace:
+            with open(trace, "a") as f:
+                f.write(f"{os.getpid()} {start:.4f} {time.time():.4f}\n")
+        _send(stdout, reply)
 
 
 def simulate_batch(
