@@ -13,13 +13,17 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
-_SUBPACKAGES = ("data", "datasets", "descriptors", "io", "metrics", "models", "molecules", "sim", "zoo")
+_SUBPACKAGES = ("data", "datasets", "descriptors", "inference", "io", "metrics", "models", "molecules", "sim", "zoo")
 
 
 def __getattr__(name: str):
+    if name == "predict":  # keras_spm.predict(name_or_model, inputs, ...): see keras_spm.inference.predict
+        from .inference import predict
+
+        return predict
     if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'keras_spm' has no attribute {name!r}")
 
 
-__all__ = ["__version__", *_SUBPACKAGES]
+__all__ = ["__version__", "predict", *_SUBPACKAGES]

@@ -2,143 +2,172 @@
 
     keras-spm zoo list
     keras-spm predict dsh_heavy ../shared/data/spm-files/nanonis_stack/ -o out/
-    keras-spm predict dsh_light scan_*.sxm --channel Frequency_Shift -o out/
+    keras-spm predict xyz grid.3ds --crop-nan -o out/
     keras-spm predict es CO=co_series/ Xe=xe_series/ -o out/      # two-tip models: one TIP=PATH per tip
+    keras-spm predict effunet_nanoparticles scan.sxm -o out/       # Z channel, plane-levelled; CSV of particles
+    keras-spm predict dae_tip_artifacts scan.gwy --level lines -o out/
+    keras-spm predict pix2pix_stem 'stem/*.npy' -o out/            # any size; a folder or glob runs in batches
+    keras-spm simulate mol.xyz --predict dsh_heavy -o out/         # your own molecule (keras_spm.simulate_command)
 
-``predict`` reads the input (a constant-height ``.sxm`` series or folder, a ``.3ds`` grid, an
-``.npz`` stack), resamples it to the model's grid (saying what it did), standardises each
-slice as the ASD-AFM models expect, predicts, and writes ``<stem>_maps.npz`` (input and maps)
-and ``<stem>_prediction.png`` (input slices next to the predicted maps, with a length scale).
+``predict`` reads the inputs the way the model's preset says (:mod:`keras_spm.zoo.presets`), runs the model (which
+scales its own input) and writes ``<stem>_prediction.npz`` and ``<stem>_prediction.png`` per input (plus
+``<stem>_particles.csv`` and ``<stem>_sizes.png`` for the particle segmentation), saying on stderr what it did.
+
+Exit codes: 0 done; 2 wrong arguments, input paths or output folder (checked before TensorFlow is imported, so
+within a second or two); 1 the data could not be used (unreadable file, too many NaN, ...). Either is one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
-import numpy as np
+PROG = "keras-spm"
 
 
-def read_stack(inputs: list[str], channel: str, direction: str):
-    """An :class:`keras_spm.io.SPMStack` from one file/folder or a list of constant-height images."""
-    from . import io
-
-    paths = [Path(p) for p in inputs]
-    if len(paths) == 1:
-        data = io.read(paths[0], channel=channel) if paths[0].suffix.lower() != ".sxm" else None
-        if data is None:
-            raise SystemExit(
-                f"{paths[0]} is a single image: give the constant-height series (several .sxm files "
-                "or their folder) to make a df(z) stack."
-            )
-        if isinstance(data, io.SPMImage):
-            raise SystemExit(f"{paths[0]} holds a single image, not a stack of constant-height slices.")
-        return data
-    return io.assemble_stack(paths, channel=channel, direction=direction)
+class UsageError(Exception):
+    """Wrong arguments, paths or output folder: exit 2."""
 
 
-def split_by_tip(inputs: list[str], tips: list[str]) -> dict[str, list[str]]:
-    """``["CO=a/", "Xe=b/"]`` -> ``{"CO": ["a/"], "Xe": ["b/"]}`` for a model with one input per tip."""
-    usage = f"this model takes one stack per tip ({', '.join(tips)}): give them as " + " ".join(
-        f"{t}=PATH" for t in tips
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (exit 2) instead of a usage block."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .inference.inputs import LEVELS
+
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    p = sub.add_parser("predict", help="run a zoo model on instrument files or images")
+    p.add_argument("model", help="zoo model name (see `keras-spm zoo list`)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="AFM: a folder or files of a constant-height .sxm series, a .3ds or .npz stack (TIP=PATH per tip "
+        "for es); topography models: .sxm/.gwy/.npy/.png/.tif images; GANs: .png/.tif/.npy/.txt images; "
+        "folders and globs run as many inputs",
     )
-    grouped: dict[str, list[str]] = {t: [] for t in tips}
-    for item in inputs:
-        tip, sep, path = item.partition("=")
-        if not sep or tip not in grouped or not path:
-            raise SystemExit(f"{item!r}: {usage} (PATH a folder or file; repeat TIP=FILE for a series).")
-        grouped[tip].append(path)
-    missing = [t for t, paths in grouped.items() if not paths]
-    if missing:
-        raise SystemExit(f"no input for tip {', '.join(missing)}: {usage}.")
-    return grouped
-
-
-def plot_prediction(
-    stack: np.ndarray, maps: dict, pixel_size: float, title: str, path: Path, atoms: np.ndarray | None = None
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = stack.shape[1] * pixel_size
-    extent = (0, n, 0, n)
-    slices = [0, stack.shape[2] // 2, stack.shape[2] - 1]
-    fig, axes = plt.subplots(
-        1, len(slices) + len(maps), figsize=(3.2 * (len(slices) + len(maps)), 3.6), constrained_layout=True
+    p.add_argument("-o", "--out", default="prediction", help="output folder (created)")
+    p.add_argument("--channel", default=None, help="channel to read (default: Frequency_Shift for AFM, Z for images)")
+    p.add_argument("--direction", default="forward", choices=("forward", "backward"))
+    p.add_argument("--crop-nan", action="store_true", help="crop a .3ds grid to its NaN-free rectangle first")
+    p.add_argument("--level", choices=LEVELS, default=None, help="levelling of a topography (default: the preset's)")
+    p.add_argument("--pixel-size", type=float, default=None, help="pixel size in nm (overrides the file's)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per model call when given many")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        default="auto",
+        help="numeric precision (keras_spm.precision): auto = bf16 only on a CPU with native bf16 for a model "
+        "that passed the bf16 checks, else float32",
     )
-    for ax, k in zip(axes, slices, strict=False):
-        ax.imshow(stack[:, :, k].T, origin="lower", cmap="gray", extent=extent)
-        ax.set_title(f"input slice {k}" + (" (far)" if k == 0 else " (close)" if k == slices[-1] else ""))
-    for ax, (name, m) in zip(axes[len(slices) :], maps.items(), strict=True):
-        lim = np.abs(m).max() if name == "es" else None
-        ax.imshow(
-            m.T,
-            origin="lower",
-            cmap="coolwarm" if name == "es" else "viridis",
-            extent=extent,
-            vmin=-lim if lim else None,
-            vmax=lim,
+    p.set_defaults(run=run_predict)
+    z = sub.add_parser("zoo", help="the model zoo")
+    z.add_argument("action", choices=("list",))
+    z.set_defaults(run=zoo_list)
+    s = sub.add_parser("simulate", help="simulate AFM stacks of your own molecule (see keras-spm simulate --help)")
+    s.set_defaults(run=None)
+    return parser
+
+
+def check_predict_args(args) -> tuple:
+    """(preset, input files by tip) or :class:`UsageError`; imports neither Keras nor TensorFlow."""
+    from .inference.inputs import InputError, check_paths
+    from .zoo.presets import PRESETS
+    from .zoo.registry import REGISTRY
+
+    if args.model not in REGISTRY:
+        close = difflib.get_close_matches(args.model, list(REGISTRY), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"unknown zoo model {args.model!r}; {hint}see `keras-spm zoo list` for the {len(REGISTRY)}.")
+    preset = PRESETS[REGISTRY[args.model].preset_name(args.model)]
+    if args.pixel_size is not None and not args.pixel_size > 0:
+        raise UsageError(f"--pixel-size must be > 0 (nm per pixel), got {args.pixel_size}.")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    kind = preset.input.kind
+    if args.level is not None and kind != "topography":
+        raise UsageError(
+            f"--level applies to topography models (dae_tip_artifacts, effunet_nanoparticles), not {args.model}."
         )
-        ax.set_title(f"predicted {name}")
-    if atoms is not None and len(atoms):
-        axes[-1].scatter(atoms[:, 0], atoms[:, 1], s=18, facecolors="none", edgecolors="r", lw=1)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        bar = 5.0  # Angstrom
-        ax.plot([0.05 * n, 0.05 * n + bar], [0.05 * n] * 2, color="w", lw=3)
-        ax.text(0.05 * n + bar / 2, 0.08 * n, "5 Å", color="w", ha="center", va="bottom", fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if args.crop_nan and kind != "afm_stack":
+        raise UsageError(f"--crop-nan applies to AFM stack models (.3ds grids), not {args.model}.")
+    try:
+        files = check_paths(args.inputs, kind, preset.input.tips if kind == "afm_stack" else ())
+    except InputError as err:
+        raise UsageError(str(err)) from None
+    check_output_folder(Path(args.out))
+    return preset, files
 
 
-def predict(args) -> int:
-    from . import io, zoo
-    from .models.afm import check_stack, standardize_stack
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` and write a probe file in it, so a prediction is never lost to an unwritable folder."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".keras-spm-probe-"):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise UsageError(
+            f"cannot write to the output folder {out} ({reason}); choose one you can write to with -o DIR."
+        ) from None
 
-    model = zoo.load(args.model)
-    names = [t.name.split(":")[0] for t in model.inputs]
-    groups = {names[0]: args.inputs} if len(names) == 1 else split_by_tip(args.inputs, names)
-    stacks, x = {}, {}
-    for name, paths in groups.items():
-        stack = read_stack(paths, args.channel, args.direction)
-        shape = model.inputs[names.index(name)].shape
-        resampled = io.resample_to_model(stack, shape=(shape[1], shape[2]), n_slices=shape[3])
-        for line in [*stack.notes, *resampled.report]:
-            print(f"  {name + ': ' if len(names) > 1 else ''}{line}", file=sys.stderr)
-        stacks[name] = resampled.data
-        x[name] = standardize_stack(check_stack(resampled.data, n_slices=shape[3], image_size=(shape[1], shape[2])))
-    maps = {k: np.asarray(v)[0] for k, v in model(x if len(names) > 1 else x[names[0]], training=False).items()}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    first = groups[names[0]][0]
-    stem = Path(first.rstrip("/")).stem or "input"
-    inputs = {"input": stacks[names[0]]} if len(names) == 1 else {f"input_{k}": v for k, v in stacks.items()}
-    atoms = None
-    if "xyz_class" in maps:  # the atom-grid model: decode atoms, show P(atom) with them
-        from .models.afm import decode_xyz_prediction
 
-        atoms = decode_xyz_prediction(maps["xyz_class"], maps["xyz_offset"], threshold=0.5)
-        print(f"  {len(atoms)} atoms at confidence >= 0.5 (x, y, z [A], P) saved as 'atoms'", file=sys.stderr)
-        maps = {**maps, "atoms": atoms}
-    np.savez_compressed(out / f"{stem}_maps.npz", **inputs, **maps)
-    shown = {"P(atom)": maps["xyz_class"][..., 1]} if atoms is not None else maps
-    plot_prediction(
-        stacks[names[0]], shown, 0.125, f"{args.model} on {first}", out / f"{stem}_prediction.png", atoms=atoms
-    )
-    print(f"wrote {out / f'{stem}_maps.npz'} and {out / f'{stem}_prediction.png'}")
+def run_predict(args) -> int:
+    preset, files = check_predict_args(args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    logging.getLogger("keras_spm.zoo").setLevel(logging.ERROR)  # "using the shipped copy" on every run is noise
+    from .inference import predict
+
+    kind = preset.input.kind
+    if kind == "afm_stack":
+        inputs = (
+            [f"{t}={p}" for t, paths in files.items() for p in paths] if len(files) > 1 else files[next(iter(files))]
+        )
+    else:
+        inputs = files[""]
+    say = lambda line: print(f"  {line}", file=sys.stderr)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the same warnings come as notes, on one line each
+        result = predict(
+            args.model,
+            inputs,
+            channel=args.channel,
+            direction=args.direction,
+            crop_nan=args.crop_nan,
+            level_mode=args.level,
+            pixel_size=args.pixel_size,
+            batch_size=args.batch_size,
+            precision=args.precision,
+            progress=sys.stderr.isatty(),
+            log=say,
+        )
+    results = result if isinstance(result, list) else [result]
+    written = []
+    stems: dict[str, int] = {}
+    for r in results:
+        stem = r.stem
+        stems[stem] = stems.get(stem, 0) + 1
+        written += r.save(args.out, stem if stems[stem] == 1 else f"{stem}_{stems[stem]}")
+    shown = ", ".join(str(p) for p in written[:4]) + (f" and {len(written) - 4} more" if len(written) > 4 else "")
+    print(f"wrote {shown}")
     return 0
 
 
 def zoo_list(args) -> int:
-    from . import zoo
+    from .zoo.registry import available
 
-    models = zoo.available()
+    models = available()
     if not models:
         print("no models in the zoo registry yet")
     for name, description in models.items():
@@ -146,29 +175,35 @@ def zoo_list(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="keras-spm", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="run a zoo model on instrument files")
-    p.add_argument("model", help="zoo model name (see `keras-spm zoo list`)")
-    p.add_argument(
-        "inputs",
-        nargs="+",
-        help="a folder or files of a constant-height series, a .3ds or .npz stack; TIP=PATH per tip for two-tip models",
-    )
-    p.add_argument("-o", "--out", default="prediction", help="output folder")
-    p.add_argument("--channel", default="Frequency_Shift")
-    p.add_argument("--direction", default="forward", choices=("forward", "backward"))
-    p.set_defaults(run=predict)
-    z = sub.add_parser("zoo", help="the model zoo")
-    z.add_argument("action", choices=("list",))
-    z.set_defaults(run=zoo_list)
-    args = parser.parse_args(argv)
+def simulate(argv: list[str]) -> int:
+    """``keras-spm simulate ...``: handed to :mod:`keras_spm.simulate_command` (imported only now)."""
     try:
-        return args.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:  # bad input, missing file, zoo/OpenCL errors
-        print(f"keras-spm: error: {err}", file=sys.stderr)
+        from . import simulate_command
+    except ImportError as err:
+        if "simulate_command" not in str(err):
+            raise
+        print(f"{PROG}: error: `keras-spm simulate` is not in this keras_spm yet (no keras_spm.simulate_command).",
+              file=sys.stderr)  # fmt: skip
         return 2
+    return simulate_command.main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "simulate":
+        return simulate(argv[1:])
+    from .io import SPMFileError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except UsageError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, SPMFileError, FileNotFoundError, RuntimeError) as err:  # the data, or the zoo, failed
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

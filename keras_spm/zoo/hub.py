@@ -258,4 +258,5 @@ def load(
     if preset in PRESETS and not is_wrapped(model):
         model = wrap(model, preset)
     model.compile(optimizer=None, loss=None)
+    model._keras_spm_preset = preset  # what keras_spm.predict(model, ...) reads
     return accelerate(model)
