@@ -1,0 +1,65 @@
+"""Tests of the synthetic topography generator: seeded, metres, physical heights at every scale, bad arguments."""
+
+import numpy as np
+import pytest
+
+from keras_spm.sim import topography as G
+
+
+def test_seeded_median_zero_metres_and_pixel_range():
+    a = [G.random_topography(np.random.default_rng(7), (64, 80)) for _ in range(2)]
+    np.testing.assert_array_equal(a[0].height, a[1].height)
+    kinds, pixels = set(), []
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        t = G.random_topography(rng, (64, 64))
+        assert t.height.shape == (64, 64) and t.height.dtype == np.float64 and np.all(np.isfinite(t.height))
+        assert abs(np.median(t.height)) < 1e-20 and np.ptp(t.height) < 1e-5  # metres: well below 10 um
+        kinds.add(t.kind.split("+")[0])
+        pixels.append(t.pixel_size)
+    assert G.PIXEL_RANGE[0] <= min(pixels) and max(pixels) <= G.PIXEL_RANGE[1]
+    assert max(pixels) / min(pixels) > 1e2 and len(kinds) >= 4
+
+
+@pytest.mark.parametrize("substrate", G.SUBSTRATES)
+@pytest.mark.parametrize("px", [1e-11, 2e-10, 1e-7])
+def test_every_substrate_at_every_scale_is_non_trivial(substrate, px):
+    t = G.random_topography(np.random.default_rng(3), (64, 64), px, substrate, features=())
+    assert t.pixel_size == px and t.kind == substrate
+    if substrate != "flat" or "lattice_on_top" in t.params:
+        assert np.ptp(t.height) > 0
+    else:
+        assert np.ptp(t.height) < 0.1 * px + 1e-12  # only noise / faint roughness, if any
+
+
+@pytest.mark.parametrize("feature", G.FEATURES)
+def test_every_feature_raises_or_lowers_a_flat_substrate(feature):
+    rng = np.random.default_rng(5)
+    z, params = G._feature(feature, (96, 96), rng, 1e-9)
+    assert params and np.ptp(z) > 0
+    assert (z.min() < 0) == (feature == "pits")
+
+
+def test_physical_heights_steps_islands_and_lattice():
+    rng = np.random.default_rng(11)
+    for px in (1e-10, 1e-8):  # atomic steps and islands stay 0.2-0.35 nm per layer whatever the pixel size
+        _, p = G.steps((64, 64), rng, px)
+        assert 0.2e-9 <= p["step_height"] <= 3 * 0.35e-9
+        _, p = G.islands((64, 64), rng, px)
+        assert 0.2e-9 <= p["layer_height"] <= 0.35e-9
+    _, p = G.lattice((64, 64), rng, 1e-10)  # atomic lattice: sub-A to A corrugation below the period
+    assert p["corrugation"] < 0.2 * p["period"] and p["period"] < 3e-9
+
+
+def test_self_affine_rms_and_bad_arguments():
+    z = G.self_affine((64, 64), np.random.default_rng(0), 0.7, 2e-9)
+    assert z.std() == pytest.approx(2e-9)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="substrate"):
+        G.random_topography(rng, substrate="moon")
+    with pytest.raises(ValueError, match="features"):
+        G.random_topography(rng, features=("craters",))
+    with pytest.raises(ValueError, match="pixel_size"):
+        G.random_topography(rng, pixel_size=-1.0)
+    with pytest.raises(ValueError, match="shape"):
+        G.random_topography(rng, shape=(4, 4))
