@@ -203,7 +203,8 @@ def image_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     ``nrmse_mean`` = RMSE / mean(target) and ``nrmse_std`` = RMSE / std(target) are the "fmRMSE" and
     "fsRMSE" of the source work's pix2pix evaluation (uw-cmg GAN-STEM-Conv2MultiSlice, pix2pixGray.py);
     RMSE / std is also the error measure of Combs et al. (2019), with ``one_minus_r2`` = SS_res / SS_tot
-    (per image equal to ``nrmse_std ** 2``).
+    (per image equal to ``nrmse_std ** 2``). ``mean_intensity_error`` = mean(pred) / mean(target) - 1 (signed):
+    a per-image brightness error is a calibration problem that RMSE mixes with texture errors.
     """
     pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape:
@@ -217,6 +218,7 @@ def image_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
         "nrmse_mean": rmse / float(np.mean(target)),
         "nrmse_std": rmse / float(np.std(target)),
         "one_minus_r2": mse / float(np.var(target)),
+        "mean_intensity_error": float(np.mean(pred)) / float(np.mean(target)) - 1.0,
     }
 
 

@@ -105,7 +105,14 @@ def test_metrics():
     rng = np.random.default_rng(0)
     target = rng.random((32, 32)) + 0.5
     perfect = stem_pairs.image_metrics(target, target)
-    assert perfect == {"rmse": 0.0, "nrmse_mean": 0.0, "nrmse_std": 0.0, "one_minus_r2": 0.0}
+    assert perfect == {
+        "rmse": 0.0,
+        "nrmse_mean": 0.0,
+        "nrmse_std": 0.0,
+        "one_minus_r2": 0.0,
+        "mean_intensity_error": 0.0,
+    }
+    assert stem_pairs.image_metrics(1.2 * target, target)["mean_intensity_error"] == pytest.approx(0.2)
     m = stem_pairs.image_metrics(np.full_like(target, target.mean()), target)  # predicting the mean: R^2 = 0
     assert m["one_minus_r2"] == pytest.approx(1.0) and m["nrmse_std"] == pytest.approx(1.0)
     assert m["nrmse_mean"] == pytest.approx(target.std() / target.mean())

@@ -395,6 +395,8 @@ def load_generator(path, input_shape=None) -> keras.Model:
         raise FileNotFoundError(f"no saved generator at {path}; save one with CycleGAN.save_generators or model.save.")
     if path.suffix != ".keras":
         raise ValueError(f"expected a Keras 3 '.keras' file, got {path.name}.")
+    from keras_spm.models import preprocessing  # noqa: F401 - registers the input scaling layers of zoo models
+
     model = keras.saving.load_model(path, compile=False)
     if input_shape is None or tuple(input_shape) == tuple(model.input_shape[1:]):
         return model
