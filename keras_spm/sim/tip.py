@@ -217,7 +217,14 @@ def _check_positive(**values):
 def simulate_scan(surface: np.ndarray, tip: Tip, mode: str = "nearest") -> np.ndarray:
     """Image of ``surface`` scanned with ``tip``: grey dilation by the reflected tip (Villarrubia 1997, Eq. 5)."""
     s = _check_image(surface, "surface")
-    return ndimage.grey_dilation(s, structure=tip.structure, mode=mode)
+    structure = tip.structure
+    # exact speed-up: a tip point lower than the surface's height range can never touch first, so crop the tip to
+    # the (centred, odd) box where P >= -ptp(s); on shallow surfaces a 65 px tip shrinks to a few pixels
+    reach = np.argwhere(structure >= -np.ptp(s) - 1e-12 * max(1.0, np.abs(structure).max()))
+    m = int(np.abs(reach - structure.shape[0] // 2).max())
+    c = structure.shape[0] // 2
+    structure = structure[c - m : c + m + 1, c - m : c + m + 1]
+    return ndimage.grey_dilation(s, structure=structure, mode=mode)
 
 
 def reconstruct_surface(image: np.ndarray, tip: Tip) -> np.ndarray:
