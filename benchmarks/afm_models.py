@@ -4,6 +4,7 @@
     python benchmarks/afm_models.py --model runs/dsh/best.keras --set heavy
     python benchmarks/afm_models.py --model random-dsh           # untrained baseline
     python benchmarks/afm_models.py --speed                       # DSH samples/s (inference b1/b32, training b32)
+                                                                  # and batch 1 through zoo.load vs PyTorch
                                                                   # and float32 vs mixed_bfloat16 side by side
 
 Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
@@ -28,11 +29,16 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ORIGINAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "asd-afm"
-KINDS = {
-    "dsh": (("CO",), ("disks", "spheres", "height")),
-    "es": (("CO", "Xe"), ("es", "height")),
-    "xyz": (("CO",), ("xyz",)),
-}
+#: model kind -> the zoo preset whose tips, descriptors and input scaling it uses (keras_spm.zoo.presets)
+KIND_PRESETS = {"dsh": "dsh_light", "es": "es", "xyz": "xyz"}
+
+
+def kind_spec(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tips, descriptors) of a model kind, from its zoo preset's training recipe."""
+    from keras_spm.zoo.presets import get_preset
+
+    recipe = get_preset(KIND_PRESETS[kind]).recipe
+    return recipe.tips, recipe.descriptors
 
 
 def test_stacks(
@@ -49,7 +55,7 @@ def test_stacks(
     from keras_spm.data.sets import cache_dir, load_set
     from keras_spm.sim.afm import ASD_AFM
 
-    tips, descriptors = KINDS[kind]
+    tips, descriptors = kind_spec(kind)
     frame = "nominal" if nominal_labels else "img"
     path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}-{frame}.npz"
     if path.exists():
@@ -69,26 +75,33 @@ def test_stacks(
 
 
 def load_model(name: str):
-    """A model from a zoo name, a .keras file, ``original-light|heavy`` or ``random-dsh|es|xyz``."""
+    """(model taking raw stacks, kind) from a zoo name, a .keras file, ``original-light|heavy`` or ``random-dsh|es|xyz``.
+
+    The kind comes from the zoo preset (zoo names) or the run's ``state.json`` (checkpoints of training/fit.py);
+    models without their input scaling get it from the kind's preset (:func:`keras_spm.zoo.presets.wrap`).
+    """
     import keras
 
     from keras_spm.models import afm
+    from keras_spm.zoo.presets import get_preset, wrap
 
     if name.startswith("original-"):
-        return afm.load_original_asd_afm(ORIGINAL / f"model_{name.removeprefix('original-')}.h5"), "dsh"
-    if name.startswith("random-"):
+        model, kind = afm.load_original_asd_afm(ORIGINAL / f"model_{name.removeprefix('original-')}.h5"), "dsh"
+    elif name.startswith("random-"):
         kind = name.removeprefix("random-")
         keras.utils.set_random_seed(0)
-        return afm.from_preset(f"{kind}_10slice"), kind
-    if name.endswith(".keras"):
-        model = keras.models.load_model(name)
+        model = afm.from_preset(f"{kind}_10slice")
+    elif name.endswith(".keras"):
+        state = Path(name).parent / "state.json"
+        if not state.exists():
+            raise SystemExit(f"{name}: no state.json beside it to say which model it is (dsh, es or xyz).")
+        model, kind = keras.models.load_model(name), json.loads(state.read_text())["model"]
     else:
         from keras_spm import zoo
 
         model = zoo.load(name)
-    outputs = set(model.output_names)
-    kind = "xyz" if "xyz_class" in outputs else "es" if "es" in outputs else "dsh"
-    return model, kind
+        kind = get_preset(zoo.get_entry(name).preset_name(name)).recipe.fit_model
+    return wrap(model, KIND_PRESETS[kind]), kind
 
 
 def add_test_noise(xs: dict, c: float, seed: int = 7) -> dict:
@@ -111,17 +124,15 @@ def augment_test_stacks(xs: dict, recipe: str, seed: int = 7) -> dict:
 
 
 def predict(model, xs: dict, batch_size: int = 32) -> dict:
-    """Batched prediction through a traced function (no ``model.predict`` per-call overhead)."""
-    from keras_spm.models.afm import standardize_stack
+    """Batched prediction of raw stacks (the model scales them) through the traced fast path of keras_spm.inference."""
+    from keras_spm.inference import fast_call
 
-    inputs = {t: standardize_stack(x) for t, x in xs.items()}
-    single = len(inputs) == 1
-    n = len(next(iter(inputs.values())))
+    n = len(next(iter(xs.values())))
     outs = []
     for start in range(0, n, batch_size):
-        batch = {t: x[start : start + batch_size] for t, x in inputs.items()}
-        outs.append(model(next(iter(batch.values())) if single else batch, training=False))
-    return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+        batch = {t: x[start : start + batch_size] for t, x in xs.items()}
+        outs.append(fast_call(model, batch))
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
 def evaluate(model, kind: str, xs: dict, ys: dict) -> dict:
@@ -277,6 +288,118 @@ def precision_speed(repeats: int = 5, train_steps: int = 8) -> dict:
     }
 
 
+def torch_dsh():
+    """DSH as a plain PyTorch module, written from the paper (Alldritt et al. 2020, Fig. 2; 122,811 parameters).
+
+    The reference a PyTorch user would run (ml-spm's ASDAFMNet has the same layers): a 3D encoder (Conv3d 4, 8, 16
+    with average pooling 2x2x2, 2x2x2, 2x2x1), two latent 3x3 convs of 64, and three decoders of three (nearest
+    x2 upsampling + two 3x3 convs of 16) and a 3x3 conv to one channel; LeakyReLU 0.1, edge-repeating padding.
+    ``None`` when torch is not installed.
+    """
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        return None
+
+    def conv(cin, cout, dims=2, act=True):
+        layer = (nn.Conv3d if dims == 3 else nn.Conv2d)(cin, cout, 3, padding=1, padding_mode="replicate")
+        return [layer, nn.LeakyReLU(0.1)] if act else [layer]
+
+    class DSH(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(
+                *conv(1, 4, 3), nn.AvgPool3d((2, 2, 2)), *conv(4, 8, 3), nn.AvgPool3d((2, 2, 2)),
+                *conv(8, 16, 3), nn.AvgPool3d((1, 2, 2)),
+            )  # fmt: skip
+            self.latent = nn.Sequential(*conv(32, 64), *conv(64, 64))
+            self.decoders = nn.ModuleList()
+            for final in (None, nn.ReLU(), nn.ReLU()):
+                layers = []
+                for stage in range(3):
+                    layers += [nn.Upsample(scale_factor=2, mode="nearest"), *conv(64 if stage == 0 else 16, 16),
+                               *conv(16, 16)]  # fmt: skip
+                layers += conv(16, 1, act=False) + ([final] if final is not None else [])
+                self.decoders.append(nn.Sequential(*layers))
+
+        def forward(self, x):  # x: (B, slices, H, W)
+            z = self.encoder(x[:, None])  # (B, 16, 2, H/8, W/8)
+            z = self.latent(z.flatten(1, 2))
+            return [decoder(z)[:, 0] for decoder in self.decoders]
+
+    torch.manual_seed(0)
+    return DSH().eval()
+
+
+def speed_batch1(rounds: int = 5, n: int = 20) -> dict:
+    """Stacks/s at batch 1, side by side in one process, rounds interleaved (a busy CPU slows all alike).
+
+    * ``user_model_predict``: ``zoo.load("dsh_heavy")`` then ``model.predict(stack[None])``, a raw stack (what a
+      Keras user types; zoo.load puts the traced fixed-signature function behind predict);
+    * ``keras_spm_predict``: ``keras_spm.predict(model, stack)``, with its reading of the array and its result object;
+    * ``keras_model_predict``: Keras' own ``Model.predict`` on the same model (the per-call overhead of issue #15);
+    * ``torch_*``: :func:`torch_dsh` under ``torch.inference_mode`` with 1 and with all threads (skipped when torch is
+      absent); ``torch_b1_per_s`` is the better of the two.
+
+    Each figure is the median over ``rounds`` of ``n`` calls after a warm-up.
+    """
+    import keras
+
+    import keras_spm
+    from keras_spm import zoo
+
+    model = zoo.load("dsh_heavy")
+    stack = np.random.default_rng(0).standard_normal((128, 128, 10)).astype("float32") * 3 + 10
+    paths = {
+        "user_model_predict": lambda: model.predict(stack[None]),
+        "keras_spm_predict": lambda: keras_spm.predict(model, stack),
+        "keras_model_predict": lambda: keras.Model.predict(model, stack[None], verbose=0),
+    }
+    # torch's OpenMP threads spin while waiting by default; in one process with TensorFlow (and on a busy CPU)
+    # that starves both. Passive waiting is what a fair side-by-side needs; torch gets its best thread count.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    net = torch_dsh()
+    if net is not None:
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(stack, -1, 0)[None]))
+        default_threads = torch.get_num_threads()
+
+        def torch_path(threads):
+            def run():
+                torch.set_num_threads(threads)
+                with torch.inference_mode():
+                    return [o.numpy() for o in net(x)]
+
+            return run
+
+        paths["torch_1_thread"] = torch_path(1)
+        if default_threads > 1:
+            paths[f"torch_{default_threads}_threads"] = torch_path(default_threads)
+    for fn in paths.values():
+        fn(), fn()
+    rates: dict[str, list[float]] = {k: [] for k in paths}
+    for _ in range(rounds):
+        for name, fn in paths.items():
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            rates[name].append(n / (time.perf_counter() - start))
+    out = {f"{k}_b1_per_s": float(np.median(v)) for k, v in rates.items()}
+    out["rounds"] = {k: [round(r, 1) for r in v] for k, v in rates.items()}
+    if net is not None:
+        import torch
+
+        torch.set_num_threads(default_threads)
+        out["torch_b1_per_s"] = max(v for k, v in out.items() if k.startswith("torch_"))  # its best thread count
+        out["torch"] = {"version": torch.__version__, "parameters": sum(p.numel() for p in net.parameters())}
+        out["user_path_vs_torch"] = out["user_model_predict_b1_per_s"] / out["torch_b1_per_s"]
+    else:
+        out["torch"] = "not installed: PyTorch reference skipped"
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="repeatable; see the module docstring")
@@ -347,6 +470,12 @@ def main(argv=None) -> int:
             + ", ".join(f"{k} {v:.1f}" for k, v in result.items() if isinstance(v, float))
         )
         (args.out / "afm_models_speed.json").write_text(json.dumps(result, indent=1))
+        b1 = speed_batch1()
+        print(
+            "DSH at batch 1 (stacks/s, median of interleaved rounds): "
+            + ", ".join(f"{k.removesuffix('_b1_per_s')} {v:.1f}" for k, v in b1.items() if k.endswith("_per_s"))
+        )
+        (args.out / "afm_models_speed_batch1.json").write_text(json.dumps(b1, indent=1))
         result = precision_speed(args.speed_repeats)
         print(
             f"DSH float32 vs mixed_bfloat16 on {result['cpu']} (native bf16: {result['native_bf16']}, "

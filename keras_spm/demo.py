@@ -31,14 +31,13 @@ def simulate_example(set_name: str = "light", index: int = 0, seed: int = 0):
 
 
 def predict_example(stack: np.ndarray, model_name: str = "dsh_heavy") -> dict | None:
-    """The zoo model's maps for one stack, or None when the zoo does not hold ``model_name``."""
+    """The zoo model's maps for one raw stack (the model standardises it), or None when the zoo lacks it."""
     from . import zoo
-    from .models.afm import standardize_stack
+    from .inference import predict
 
     if model_name not in zoo.available():
         return None
-    model = zoo.load(model_name)
-    return {k: np.asarray(v)[0] for k, v in model(standardize_stack(stack[None]), training=False).items()}
+    return predict(model_name, stack).maps
 
 
 def plot_example(molecule, stack, maps, xyz, path: Path, predicted: dict | None = None, model_name: str = "") -> None:
@@ -89,7 +88,7 @@ def plot_example(molecule, stack, maps, xyz, path: Path, predicted: dict | None 
         axes[2, 3].text(
             0.0,
             0.5,
-            f"Prediction of the zoo model\n'{model_name}' on the\nsimulated stack above\n(per-slice standardised).",
+            f"Prediction of the zoo model\n'{model_name}' on the raw\nsimulated stack above\n(it standardises each slice).",
             fontsize=10,
             va="center",
         )

@@ -41,7 +41,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to build, compile and feed one model of the zoo."""
+    """How to build, compile and feed one model of the zoo (read from its preset in keras_spm.zoo.presets)."""
 
     preset: str
     compile: str
@@ -60,11 +60,19 @@ OTHER_FAMILIES = {
     "effunet": "fit_effunet",
 }
 
-RECIPES = {
-    "dsh": Recipe("dsh_10slice", "compile_dsh", ("CO",), ("disks", "spheres", "height")),
-    "es": Recipe("es_10slice", "compile_es", ("CO", "Xe"), ("es", "height"), augmentation="drift"),
-    "xyz": Recipe("xyz_10slice", "compile_xyz", ("CO",), ("xyz",), targets="xyz"),
-}
+
+def recipe_of(zoo_name: str) -> Recipe:
+    """The training recipe of a zoo model, from its preset (the single source of truth, keras_spm.zoo.presets)."""
+    from keras_spm.zoo.presets import get_preset
+
+    preset = get_preset(zoo_name)
+    r = preset.recipe
+    return Recipe(preset.builder, r.compile, r.tips, r.descriptors, r.targets, r.augmentation)
+
+
+#: ``--model`` -> the zoo model whose recipe it trains (dsh: dsh_light's; the heavy one differs only by --set).
+RECIPE_SOURCES = {"dsh": "dsh_light", "es": "es", "xyz": "xyz"}
+RECIPES = {model: recipe_of(zoo_name) for model, zoo_name in RECIPE_SOURCES.items()}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
