@@ -11,6 +11,14 @@ and kept in ``--out/pairs.npz``, so a resumed run trains on the same data; valid
 real validation surfaces only. Each epoch writes ``last.keras``, ``best.keras`` (lowest ``val_loss``),
 ``history.csv`` and ``state.json`` atomically (``training/fit.py``'s callback); rerunning the same command
 resumes. ``--time-limit`` (minutes) ends training cleanly after the epoch that crosses it.
+
+``--variant topography`` (issue #18, the zoo's ``dae_tip_artifacts``) trains the scale-aware network instead on
+synthetic topographies in metres (:func:`keras_spm.models.dae.restore.make_topography_pairs`, made in ``--workers``
+processes; ``--p-clean`` of them uncorrupted) and validates on the real validation files of
+:data:`keras_spm.sim.topography.REAL_FILES` (never their test files):
+
+    nice -n 5 python training/fit_dae.py --variant topography --patch 96 --train-pairs 6000 --workers 2 \
+        --epochs 40 --steps-per-epoch 100 --time-limit 40 --out runs/dae_topo
 """
 
 from __future__ import annotations
@@ -20,7 +28,15 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"residual": "dae_residual", "compact": "dae_compact", "skip": "dae_skip", "skip_lite": "dae_skip_lite"}
+import numpy as np
+
+VARIANTS = {
+    "residual": "dae_residual",
+    "compact": "dae_compact",
+    "skip": "dae_skip",
+    "skip_lite": "dae_skip_lite",
+    "topography": "dae_topography",
+}
 
 
 def parse_args(argv) -> argparse.Namespace:
@@ -37,6 +53,8 @@ def parse_args(argv) -> argparse.Namespace:
     p.add_argument("--simulated", action="store_true", help="also train on the ppafm-simulated surfaces")
     p.add_argument("--time-limit", type=float, default=None, help="stop after the epoch passing this many minutes")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--p-clean", type=float, default=0.2, help="topography: share of uncorrupted pairs")
+    p.add_argument("--workers", type=int, default=1, help="topography: processes making the training pairs")
     p.add_argument(
         "--pairs", type=Path, default=None, help="pairs cache to share between runs (default: OUT/pairs.npz)"
     )
@@ -56,23 +74,57 @@ def load_pairs(args) -> tuple:
     import numpy as np
 
     cache = args.pairs or args.out / "pairs.npz"
+    channels = 2 if args.variant == "topography" else 1
     if cache.exists():
         d = np.load(cache)
-        if d["x"].shape[0] == args.train_pairs and d["x"].shape[1] == args.patch:
+        if d["x"].shape[0] == args.train_pairs and d["x"].shape[1] == args.patch and d["x"].shape[-1] == channels:
             return d["x"], d["y"], d["vx"], d["vy"]
-    from keras_spm.models.dae.restore import make_pairs
-    from keras_spm.sim.tip import clean_surfaces
-
     t0 = time.perf_counter()
-    train = clean_surfaces("train", args.data_dir, simulated=args.simulated)
-    val = clean_surfaces("val", args.data_dir)
-    x, y = make_pairs(train, args.train_pairs, args.patch, np.random.default_rng(args.seed), crops_per_corruption=12)
-    vx, vy = make_pairs(val, args.val_pairs, args.patch, np.random.default_rng(12345), crops_per_corruption=4)
+    if args.variant == "topography":
+        x, y, vx, vy = topography_pairs(args)
+    else:
+        from keras_spm.models.dae.restore import make_pairs
+        from keras_spm.sim.tip import clean_surfaces
+
+        train = clean_surfaces("train", args.data_dir, simulated=args.simulated)
+        val = clean_surfaces("val", args.data_dir)
+        rng = np.random.default_rng(args.seed)
+        x, y = make_pairs(train, args.train_pairs, args.patch, rng, crops_per_corruption=12)
+        vx, vy = make_pairs(val, args.val_pairs, args.patch, np.random.default_rng(12345), crops_per_corruption=4)
     print(f"made {len(x)} training / {len(vx)} validation pairs in {time.perf_counter() - t0:.0f} s", flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.npz")
     np.savez(tmp, x=x, y=y, vx=vx, vy=vy)
     tmp.replace(cache)
+    return x, y, vx, vy
+
+
+def _synthetic_chunk(job: tuple) -> tuple:
+    from keras_spm.models.dae.restore import make_topography_pairs
+
+    n, patch, seed, chunk, p_clean = job
+    return make_topography_pairs(n, patch, np.random.default_rng([seed, chunk]), p_clean=p_clean)
+
+
+def topography_pairs(args) -> tuple:
+    """Synthetic training pairs (in ``--workers`` processes, seeded per chunk) and real-validation-file pairs."""
+
+    from keras_spm.models.dae.restore import scale_aware_pairs
+    from keras_spm.sim.topography import real_topographies
+
+    chunks = max(1, args.workers) * 4
+    sizes = [len(a) for a in np.array_split(np.arange(args.train_pairs), chunks)]
+    jobs = [(n, args.patch, args.seed, k, args.p_clean) for k, n in enumerate(sizes) if n]
+    if args.workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            parts = pool.map(_synthetic_chunk, jobs)
+    else:
+        parts = [_synthetic_chunk(j) for j in jobs]
+    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    val = real_topographies("val", args.data_dir)
+    vx, vy = scale_aware_pairs(val, args.val_pairs, args.patch, np.random.default_rng(12345), p_clean=args.p_clean)
     return x, y, vx, vy
 
 

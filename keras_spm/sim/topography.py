@@ -327,3 +327,58 @@ def _as_imaged(z: np.ndarray, rng: np.random.Generator, px: float, params: dict)
         z = z + rng.normal(0, noise, z.shape)
         params["imaged_noise"] = noise
     return z
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Real topographies: validation and test only, split by file
+
+#: file -> (split, kind). Never used for training. Sources: ../shared/data/README.md (Nanonis STM scans from
+#: alexriss/SpmImageTycoon.jl and ethz-micro/matlab_nanonis, GPL-3.0; Asylum .ibw and Gwyddion files from
+#: pycroscopy/SciFiDatasets, MIT). Every kind but "particles" has a test file; PTO (particles) is validation.
+REAL_FILES: dict[str, tuple[str, str]] = {
+    "spm-topographies/Image_166.sxm": ("val", "molecular lattice (STM)"),
+    "spm-topographies/Si_7x7_051.sxm": ("val", "atomic reconstruction (STM)"),
+    "spm-topographies/IgorIBWReader_ImageStack_BTFO_DSO.ibw": ("val", "rough film (AFM)"),
+    "spm-files/PTO_110_Virgin0001.gwy": ("val", "particles (AFM)"),
+    "spm-topographies/Image_004.sxm": ("test", "adsorbates on a lattice (STM)"),
+    "spm-topographies/Image_398.sxm": ("test", "molecules (STM)"),
+    "spm-topographies/Image_526.sxm": ("test", "molecular lattice + step (STM)"),
+    "spm-topographies/Si_7x7_028.sxm": ("test", "atomic reconstruction (STM)"),
+    "spm-topographies/IgorIBWReader_P0089OP0027.ibw": ("test", "grains / rods (AFM)"),
+    "spm-topographies/GwiddionReader_bipm.gwy": ("test", "grating (AFM)"),
+}
+
+
+def level_plane(z: np.ndarray) -> np.ndarray:
+    """``z`` minus its least-squares plane."""
+    yy, xx = _coords(z.shape)
+    a = np.c_[yy.ravel(), xx.ravel(), np.ones(z.size)]
+    return z - (a @ np.linalg.lstsq(a, z.ravel(), rcond=None)[0]).reshape(z.shape)
+
+
+def real_topographies(split: str, data_dir=None) -> list[Topography]:
+    """The real height maps of ``split`` ("val", "test" or "all") of :data:`REAL_FILES`, in metres, plane-levelled,
+    median 0; ``kind`` is the file's kind of surface and ``params["file"]`` its path relative to the data folder."""
+    from keras_spm import io
+
+    from .tip import default_data_dir
+
+    if split not in ("val", "test", "all"):
+        raise ValueError(
+            f"split must be 'val', 'test' or 'all' (real topographies are never for training), got {split!r}."
+        )
+    root = default_data_dir() if data_dir is None else data_dir
+    out = []
+    for rel, (s, kind) in REAL_FILES.items():
+        if split != "all" and s != split:
+            continue
+        path = root / rel
+        channels = io.list_channels(path)
+        channel = next((c for c in channels if c in ("Z", "HeightRetrace")), channels[0])
+        image = io.read(path, channel)
+        if image.unit != "m":
+            raise ValueError(f"{path}: channel {channel!r} is in {image.unit!r}, expected heights in m.")
+        z = np.asarray(image.data, dtype=np.float64)
+        z = level_plane(np.where(np.isfinite(z), z, np.nanmedian(z)))
+        out.append(Topography(z - np.median(z), image.pixel_size[0] * 1e-10, kind, {"file": rel, "split": s}))
+    return out

@@ -250,3 +250,36 @@ def skip_dae(
         x = layers.Concatenate(name=f"dec{i}_concat")([x, skips[i]])
         x = _conv_block(x, f, f"dec{i}")
     return keras.Model(inp, _head(inp, x, 1, residual_output), name=name)
+
+
+def topography_dae(
+    input_shape=(None, None, 2),
+    filters: tuple[int, ...] = (16, 32, 64, 96),
+    name: str = "topography_dae",
+) -> keras.Model:
+    """The scale-aware tip-artifact U-Net (issue #18): input [scaled heights, slope scale] (see :mod:`.scaling`).
+
+    A small U-Net with skips (stride 8, two 3x3 conv + ReLU per level, no batch norm, so a clean image meets the
+    same arithmetic in training and inference) whose zero-initialised linear head adds a correction to channel 0:
+    the untrained network returns its input heights exactly, and a clean scan needs only a zero correction.
+    """
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[-1] != 2:
+        raise ValueError(f"input_shape must be (H, W, 2): scaled heights and slope scale, got {shape}.")
+    from .scaling import HeightChannel
+
+    inp = keras.Input(shape, name="scaled")
+    x = inp
+    skips = []
+    for i, f in enumerate(filters[:-1]):
+        x = _conv_block(x, f, f"enc{i}", batch_norm=False)
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
+    x = _conv_block(x, filters[-1], "bottleneck", batch_norm=False)
+    for i, f in reversed(list(enumerate(filters[:-1]))):
+        x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
+        x = layers.Concatenate(name=f"dec{i}_concat")([x, skips[i]])
+        x = _conv_block(x, f, f"dec{i}", batch_norm=False)
+    heights = HeightChannel(name="heights")(inp)
+    correction = layers.Conv2D(1, 1, kernel_initializer="zeros", name="correction")(x)
+    return keras.Model(inp, layers.Add(name="restored")([heights, correction]), name=name)

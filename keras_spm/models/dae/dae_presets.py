@@ -45,6 +45,17 @@ PRESETS: dict[str, dict] = {
         "kwargs": {"filters": (16, 32, 64, 128, 212), "name": "skip_dae_lite"},
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
     },
+    "dae_topography": {
+        "description": "Scale-aware U-Net for tip artifacts on topographies (issue #18): input [heights / robust span, "
+        "log10(span / pixel) / 2], skips, no batch norm, zero-initialised correction head, 16-32-64-96; "
+        "MAE + SSIM + image-gradient loss. Trained on keras_spm.sim.topography surfaces.",
+        "params": 385_713,
+        "stride": 8,
+        "channels": 2,
+        "builder": "topography_dae",
+        "kwargs": {},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+    },
 }
 
 

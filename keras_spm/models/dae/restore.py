@@ -89,25 +89,139 @@ def make_pairs(
     return xs, ys
 
 
-def restore(model, image: np.ndarray, stride: int = 16, flips: bool = False) -> np.ndarray:
+def restore(
+    model, image: np.ndarray, stride: int = 16, flips: bool = False, pixel_size: float | None = None
+) -> np.ndarray:
     """Remove tip artifacts from one height map with a trained DAE; returns heights in the input's unit.
 
-    The image is normalised (:func:`normalize`), reflect-padded to a multiple of ``stride`` (the network's
-    down-sampling factor), passed through ``model`` and mapped back. ``flips=True`` averages the outputs for
-    the four left-right / up-down flips (the augmentations of training; 4x the time, a little less noise).
-    Raises ``ValueError`` for non-2D input or NaN/inf values; a constant image comes back unchanged up to the
-    network's (small) correction.
+    Scale-aware models (2 input channels, :mod:`.scaling`; the zoo's ``dae_tip_artifacts``) need ``pixel_size`` in
+    the unit of the heights: **metres in, metres out** is the convention (nm and nm works the same, only the ratio
+    counts). They get heights centred on their float64 median first, so a large piezo offset does not eat float32
+    precision. Single-channel DAEs (the older presets) ignore ``pixel_size``.
+
+    The image is normalised, reflect-padded to a multiple of ``stride`` (the network's down-sampling factor),
+    passed through ``model`` and mapped back. ``flips=True`` averages the outputs for the four left-right / up-down
+    flips (4x the time). Raises ``ValueError`` for non-2D input, NaN/inf values or a missing pixel size.
     """
-    x, _, (lo, span) = normalize(image)
-    h, w = x.shape
+    from . import scaling
+
+    channels = model.inputs[0].shape[-1]
+    if channels == 2:
+        a = np.asarray(image, dtype=np.float64)
+        scaling.normalization(a, pixel_size)  # checks shape, finiteness and the pixel size
+        offset = float(np.median(a))
+        if scaling.is_raw_model(model):  # the zoo model scales inside: give it raw (centred) heights + pixel size
+            x = np.stack([a - offset, np.full(a.shape, pixel_size)], axis=-1).astype(np.float32)
+            lo, span = offset, 1.0
+        else:  # a training checkpoint: the core network on normalised input
+            x, _, (lo, span, _) = scaling.normalize(a - offset, pixel_size)
+            lo += offset
+    else:
+        x2, _, (lo, span) = normalize(image)
+        x = x2[..., None]
+    h, w = x.shape[:2]
     ph, pw = (-h) % stride, (-w) % stride
-    xp = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    pad = ((0, ph), (0, pw), (0, 0))
+    xp = np.pad(x, pad, mode="reflect" if min(h, w) > max(ph, pw) else "edge")
     views = [(False, False), (False, True), (True, False), (True, True)] if flips else [(False, False)]
 
     def flip(a, ud, lr):
         return a[:: -1 if ud else 1, :: -1 if lr else 1]
 
-    batch = np.stack([flip(xp, ud, lr) for ud, lr in views])[..., None]
+    batch = np.stack([flip(xp, ud, lr) for ud, lr in views])
     out = np.asarray(model.predict(batch, verbose=0, batch_size=1))[..., 0]
     y = np.mean([flip(o, ud, lr) for o, (ud, lr) in zip(out, views, strict=True)], axis=0)[:h, :w]
     return y.astype(np.float64) * span + lo
+
+
+def corrupt_keeping_noise(
+    surface: np.ndarray, pixel_size: float, rng: np.random.Generator, config: tipmod.CorruptionConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`keras_spm.sim.tip.corrupt` (same steps, same random draws) returning ``(image, target)`` where the
+    target is the clean surface **plus the white noise** that was added.
+
+    Why: real clean scans carry white noise of the same size (1-3 % of their range on the shared topographies) as
+    the corruption adds (0-2 %); a network taught to remove it cannot tell the two apart and smooths every clean
+    scan (the old model: 30-35 dB on clean input). Taught to remove only what the tip and the scan added (dilation,
+    scan-line offsets, scars), it can leave a clean scan alone.
+    """
+    config = config or tipmod.CorruptionConfig()
+    s = np.asarray(surface, dtype=np.float64)
+    span = float(np.ptp(s)) or 1.0
+    if rng.random() < config.p_gaussian:
+        img = tipmod.gaussian_blur(s, rng.uniform(*config.gaussian_sigma_px) * pixel_size, pixel_size)
+    else:
+        img = tipmod.simulate_scan(s, tipmod.random_tip(pixel_size, rng, config, span))
+    noise = tipmod.add_noise(np.zeros_like(s), rng.uniform(*config.noise) * span, rng)
+    img = tipmod.add_line_offsets(img + noise, rng.uniform(*config.line_offset) * span, rng)
+    if rng.random() < config.p_streaks:
+        img = tipmod.add_streaks(img, rng, n=int(rng.integers(1, 5)), height=config.streak_height * span)
+    return img, s + noise
+
+
+def scale_aware_pairs(
+    surfaces,
+    n: int,
+    patch: int,
+    rng: np.random.Generator,
+    config: tipmod.CorruptionConfig | None = None,
+    p_clean: float = 0.2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` scale-aware pairs cropped from given :class:`~keras_spm.sim.topography.Topography` s (the real
+    validation files): each pair corrupts one whole surface (:func:`corrupt_keeping_noise`; ``p_clean`` of them
+    left clean) and crops one patch."""
+    from .scaling import normalize as scale_aware
+
+    xs = np.empty((n, patch, patch, 2), np.float32)
+    ys = np.empty((n, patch, patch, 1), np.float32)
+    for i in range(n):
+        t = surfaces[i % len(surfaces)]
+        clean = t.height
+        bad, target = (
+            (clean, clean) if rng.random() < p_clean else corrupt_keeping_noise(clean, t.pixel_size, rng, config)
+        )
+        r = rng.integers(0, clean.shape[0] - patch + 1)
+        c = rng.integers(0, clean.shape[1] - patch + 1)
+        xs[i], ys[i], _ = scale_aware(
+            bad[r : r + patch, c : c + patch], t.pixel_size, target[r : r + patch, c : c + patch]
+        )
+    return xs, ys
+
+
+def make_topography_pairs(
+    n: int,
+    patch: int,
+    rng: np.random.Generator,
+    config: tipmod.CorruptionConfig | None = None,
+    p_clean: float = 0.2,
+    margin: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` scale-aware (corrupted, clean) pairs ``(n, patch, patch, 2)`` / ``(n, patch, patch, 1)`` float32 from
+    :func:`keras_spm.sim.topography.random_topography` surfaces (metres, 0.1 A to 100 nm per pixel).
+
+    Each surface is made ``margin`` px larger on every side than the patch, corrupted whole with
+    :func:`corrupt_keeping_noise` (so the tip sees context at the patch border; the target keeps the added white
+    noise) and cropped; a share ``p_clean`` is left uncorrupted with target = input ("clean in, clean out"). Normalised by
+    :func:`.scaling.normalize` of the input, randomly flipped / transposed.
+    """
+    from keras_spm.sim.topography import random_topography
+
+    from .scaling import normalize as scale_aware
+
+    config = config or tipmod.CorruptionConfig()
+    xs = np.empty((n, patch, patch, 2), np.float32)
+    ys = np.empty((n, patch, patch, 1), np.float32)
+    size = patch + 2 * margin
+    for i in range(n):
+        topo = random_topography(rng, (size, size))
+        clean = topo.height
+        if rng.random() < p_clean:
+            bad, target = clean, clean
+        else:
+            bad, target = corrupt_keeping_noise(clean, topo.pixel_size, rng, config)
+        r, c = rng.integers(0, 2 * margin + 1, 2)
+        x, y, _ = scale_aware(bad[r : r + patch, c : c + patch], topo.pixel_size, target[r : r + patch, c : c + patch])
+        if rng.random() < 0.5:
+            x, y = x.transpose(1, 0, 2), y.transpose(1, 0, 2)
+        xs[i], ys[i] = x, y
+    return xs, ys
