@@ -59,6 +59,7 @@ def test_cyclegan_trains_with_validation_extra_sim_and_input_skip(shared_data, t
     out = tmp_path / "cyc"
     argv = ["--model", "cyclegan", *TINY_CYC, "--steps-per-epoch", "2", "--val-steps", "2", "--pool-size", "2"]
     argv += ["--data-root", str(shared_data / "afm-exp"), "--extra-sim", str(extra), "--epochs", "1", "--input-skip"]
+    argv += ["--upsampling", "resize"]
     assert fit_gan.main([*argv, "--out", str(out), "--verbose", "0"]) == 0
     (row,) = rows(out / "history.csv")
     assert np.isfinite(float(row["val_cycle_loss"])) and np.isfinite(float(row["g_loss"]))
@@ -67,12 +68,15 @@ def test_cyclegan_trains_with_validation_extra_sim_and_input_skip(shared_data, t
             g = load_generator(out / f"{kind}_{direction}.keras", input_shape=(None, None, 1))
             assert g.predict(np.zeros((1, 36, 44, 1), np.float32), verbose=0).shape == (1, 36, 44, 1)
             assert g.layers[-1].name == "tanh_input_skip"
+            names = [layer.name for layer in g.layers]
+            assert "up1_resize" in names and not any(n.endswith("_convt") for n in names)
 
 
 def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_path):
     root = str(shared_data / "stem" / "pt_mo5")
     out = tmp_path / "p2p_val"
     argv = ["--model", "pix2pix", *TINY_P2P, "--steps-per-epoch", "1", "--batch-size", "1", "--data-root", root]
+    argv += ["--upsampling", "subpixel"]  # the validator rebuilds the generator for whole images: same layers
     assert fit_gan.main([*argv, "--epochs", "2", "--val-pairs", "6", "14", "--out", str(out), "--verbose", "0"]) == 0
     history = rows(out / "history.csv")
     assert all(0 < float(r["val_nrmse"]) < 10 for r in history)

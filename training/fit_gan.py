@@ -61,6 +61,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="CycleGAN generators add their input back before the tanh (keeps global brightness / contrast)",
     )
+    p.add_argument(
+        "--upsampling",
+        choices=("transpose", "resize", "subpixel"),
+        default="transpose",
+        help="generator 2x upsampling: transposed conv (paper; the shipped weights), nearest resize + conv, or "
+        "sub-pixel conv with ICNR init (the last two have no checkerboard at initialisation)",
+    )
     p.add_argument("--num-downs", type=int, default=6, help="pix2pix U-Net levels (stride 2**num_downs)")
     p.add_argument("--max-mult", type=int, default=8, help="pix2pix U-Net width cap, in units of --filters")
     p.add_argument("--dropout", type=float, default=0.5, help="pix2pix decoder dropout (paper: 0.5)")
@@ -130,8 +137,12 @@ def build(args):
     total = args.epochs * args.steps_per_epoch
     if args.model == "cyclegan":
         gan = CycleGAN(
-            resnet_generator(shape, args.n_blocks, args.filters, input_skip=args.input_skip, name="g_ab"),
-            resnet_generator(shape, args.n_blocks, args.filters, input_skip=args.input_skip, name="g_ba"),
+            resnet_generator(
+                shape, args.n_blocks, args.filters, input_skip=args.input_skip, name="g_ab", upsampling=args.upsampling
+            ),
+            resnet_generator(
+                shape, args.n_blocks, args.filters, input_skip=args.input_skip, name="g_ba", upsampling=args.upsampling
+            ),
             patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_a"),
             patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_b"),
             lambda_cycle=args.lambda_cycle,
@@ -149,6 +160,7 @@ def build(args):
                 dropout=args.dropout,
                 max_mult=args.max_mult,
                 name="generator",
+                upsampling=args.upsampling,
             ),
             conditional_patchgan(shape, n_layers=args.d_layers, filters=args.d_filters, name="discriminator"),
             l1_weight=args.l1_weight,
@@ -228,7 +240,12 @@ def pix2pix_validator(args, gan):
 
     pairs = [tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in args.val_pairs]
     anysize = unet_generator(
-        (None, None, 1), filters=args.filters, num_downs=args.num_downs, dropout=args.dropout, max_mult=args.max_mult
+        (None, None, 1),
+        filters=args.filters,
+        num_downs=args.num_downs,
+        dropout=args.dropout,
+        max_mult=args.max_mult,
+        upsampling=args.upsampling,
     )
 
     def score() -> float:

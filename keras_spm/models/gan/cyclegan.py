@@ -61,6 +61,7 @@ def resnet_generator(
     norm_affine: bool = False,
     input_skip: bool = False,
     name: str | None = None,
+    upsampling: str = "transpose",
 ) -> keras.Model:
     """The CycleGAN ResNet generator (Johnson et al. 2016 layout as used by Zhu et al. 2017).
 
@@ -73,7 +74,17 @@ def resnet_generator(
     to the global brightness and contrast of its input, so a translation cycle cannot give them back; the skip
     carries them through, and an untrained generator starts near the identity. Needs ``out_channels`` equal
     to the input channels.
+
+    ``upsampling``: ``"transpose"`` (the paper's, and the shipped zoo weights'), ``"resize"`` (nearest 2x +
+    reflection-padded 3x3 conv) or ``"subpixel"`` (3x3 conv + pixel shuffle, ICNR-initialised); the last two
+    have no period-2 checkerboard at initialisation (:mod:`keras_spm.models.gan.upsampling`). The two up
+    blocks then have 3x3 convolutions instead of 3x3 transposed ones: same parameter count for "resize", four
+    times the up-block kernels for "subpixel".
     """
+    from .upsampling import UPSAMPLING, upsample
+
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f"resnet_generator: upsampling must be one of {UPSAMPLING}, got {upsampling!r}.")
     input_shape = _check_shape(input_shape, 4, "resnet_generator")
     if n_blocks < 0 or filters < 1:
         raise ValueError(f"resnet_generator: need n_blocks >= 0 and filters >= 1, got {n_blocks}, {filters}.")
@@ -101,9 +112,7 @@ def resnet_generator(
         y = instance_norm(norm_affine, f"res{b}_b_norm")(y)
         x = layers.Add(name=f"res{b}_add")([x, y])
     for i, mult in enumerate((2, 1), start=1):
-        x = layers.Conv2DTranspose(
-            filters * mult, 3, strides=2, padding="same", kernel_initializer=_init(), name=f"up{i}_convt"
-        )(x)
+        x = upsample(x, filters * mult, upsampling, f"up{i}", _init(), transpose_kernel=3, reflect=True)
         x = layers.ReLU(name=f"up{i}_relu")(instance_norm(norm_affine, f"up{i}_norm")(x))
     x = ReflectionPadding((3, 3), name="c7_out_pad")(x)
     x = conv(x, out_channels, 7, 1, 0, "c7_out")
@@ -297,6 +306,7 @@ class CycleGAN(keras.Model):
         d_filters: int = 64,
         n_layers: int = 3,
         input_skip: bool = False,
+        upsampling: str = "transpose",
         **kwargs,
     ) -> CycleGAN:
         """The paper's configuration: two ResNet generators and two 70x70 PatchGANs for ``image_shape``.
@@ -304,8 +314,8 @@ class CycleGAN(keras.Model):
         ``input_skip``: generators that keep their input's brightness and contrast (see :func:`resnet_generator`).
         """
         return cls(
-            resnet_generator(image_shape, n_blocks, filters, input_skip=input_skip, name="g_ab"),
-            resnet_generator(image_shape, n_blocks, filters, input_skip=input_skip, name="g_ba"),
+            resnet_generator(image_shape, n_blocks, filters, input_skip=input_skip, name="g_ab", upsampling=upsampling),
+            resnet_generator(image_shape, n_blocks, filters, input_skip=input_skip, name="g_ba", upsampling=upsampling),
             patchgan_discriminator(image_shape, n_layers, d_filters, name="d_a"),
             patchgan_discriminator(image_shape, n_layers, d_filters, name="d_b"),
             image_shape=image_shape,

@@ -37,13 +37,23 @@ def unet_generator(
     dropout: float = 0.5,
     max_mult: int = 8,
     name: str | None = None,
+    upsampling: str = "transpose",
 ) -> keras.Model:
     """The pix2pix U-Net; ``num_downs=8`` is "unet_256" (256x256 down to 1x1), 7 is "unet_128".
 
     Height and width must be multiples of ``2**num_downs`` (``None`` allowed at inference). Level ``i`` has
     ``filters * min(2**i, max_mult)`` channels; the paper's cap is 8, a lower cap removes most parameters
     (they sit in the innermost levels) for the small CPU-trained zoo networks.
+
+    ``upsampling``: ``"transpose"`` (the paper's 4x4 stride-2 transposed convs; the shipped weights),
+    ``"resize"`` (nearest 2x + 3x3 conv) or ``"subpixel"`` (3x3 conv + pixel shuffle, ICNR init); see
+    :mod:`keras_spm.models.gan.upsampling`. A 4x4 stride-2 transposed conv overlaps evenly, so its checkerboard
+    comes from its learnt kernels, not from the overlap; the other two rule it out by construction.
     """
+    from .upsampling import UPSAMPLING, upsample
+
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f"unet_generator: upsampling must be one of {UPSAMPLING}, got {upsampling!r}.")
     if max_mult < 1:
         raise ValueError(f"unet_generator: max_mult must be >= 1, got {max_mult}.")
     if num_downs < 5:
@@ -69,17 +79,13 @@ def unet_generator(
 
     for j, i in enumerate(range(num_downs - 2, -1, -1)):  # decoder level j mirrors encoder level i
         x = layers.ReLU(name=f"dec{j}_relu")(x)
-        x = layers.Conv2DTranspose(
-            widths[i], 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"dec{j}_convt"
-        )(x)
+        x = upsample(x, widths[i], upsampling, f"dec{j}", _init(), transpose_kernel=4, use_bias=False)
         x = _bn(f"dec{j}_bn")(x)
         if j < 3 and dropout > 0:
             x = layers.Dropout(dropout, name=f"dec{j}_dropout")(x)
         x = layers.Concatenate(name=f"dec{j}_skip")([x, skips[i]])
     x = layers.ReLU(name="out_relu")(x)
-    x = layers.Conv2DTranspose(
-        out_channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="out_convt"
-    )(x)
+    x = upsample(x, out_channels, upsampling, "out", _init(), transpose_kernel=4)
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name or f"unet_{2**num_downs}_generator")
 
@@ -138,10 +144,12 @@ class Pix2Pix(keras.Model):
         self.trackers = {n: keras.metrics.Mean(name=n) for n in ("g_loss", "d_loss", "adv_loss", "l1_loss")}
 
     @classmethod
-    def build_default(cls, image_shape=(256, 256, 1), filters: int = 64, num_downs: int = 8, **kwargs) -> Pix2Pix:
+    def build_default(
+        cls, image_shape=(256, 256, 1), filters: int = 64, num_downs: int = 8, upsampling: str = "transpose", **kwargs
+    ) -> Pix2Pix:
         """U-Net generator + conditional 70x70 PatchGAN, lambda_L1 = 100 (Isola et al.)."""
         return cls(
-            unet_generator(image_shape, filters=filters, num_downs=num_downs, name="generator"),
+            unet_generator(image_shape, filters=filters, num_downs=num_downs, name="generator", upsampling=upsampling),
             conditional_patchgan(image_shape, filters=filters, name="discriminator"),
             **kwargs,
         )
