@@ -1,0 +1,526 @@
+"""Time-boxed, resumable training campaigns for the zoo's AFM networks, carried from machine to machine.
+
+    python training/campaign.py --model xyz --hours 2          # resumes runs/campaign_xyz if it exists
+    python training/campaign.py --model xyz --promote-only     # export the best checkpoint to zoo/ if it won
+
+A campaign runs simulation and training side by side for ``--hours``:
+
+1. **Producers** (``python -m keras_spm.training.replay``, ``--producers`` processes) simulate new molecules of
+   the model's training set without pause into a bounded on-disk replay buffer (:mod:`.replay`).
+2. **The trainer** draws random stored samples, augments each draw afresh with the model's recipe, and trains;
+   it waits when it has used every simulated sample ``--replay-ratio`` times on average, so the data stay varied.
+3. Every ``--eval-minutes`` it evaluates on a fixed validation set (molecules of the validation split, simulated
+   and augmented once with fixed seeds, cached in the run folder), writes ``last.keras`` (with the optimizer) and,
+   when the validation loss is the lowest yet, ``best.keras``, atomically; then appends a row to
+   ``zoo/<name>/campaign.csv`` (cumulative wall hours, molecules simulated, samples trained, validation metrics)
+   and redraws ``zoo/<name>/campaign.png``.
+4. At the end, if ``best.keras`` beats the zoo's current weights on the same validation set, it is exported into
+   ``zoo/<name>/`` (input scaling wrapped in, no optimizer state) and the registry's sha256 updated; the test split
+   is then evaluated *to report* (``benchmarks/afm_models.py``), never to choose.
+
+After ``kill -9`` or on the next session, the same command resumes from the run folder (``--run``); on a fresh
+machine, where the run folder is gone, it starts from the zoo's weights (the last promoted ones) and the log goes
+on from its last row, so ``campaign.csv`` holds every hour of training, and the ``start_sha``/``promoted_sha``
+columns say which hours went into which shipped file.
+
+For a cluster: start producers on many machines with ``--shard K/N`` into one buffer on a shared file system (or
+make TFRecord shards with ``python -m keras_spm.data.generate --shard K/N`` and train with ``training/fit.py
+--shards ... --distribute multi-worker``, which runs the same model on several machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .replay import ReplayBuffer, iterate
+from .runs import append_csv, read_csv, read_json, save_model_atomically, write_json
+
+ROOT = Path(__file__).resolve().parents[2]
+ZOO = ROOT / "zoo"
+
+
+@dataclass(frozen=True)
+class CampaignModel:
+    """What a campaign trains: the zoo name, its preset's recipe, and the molecule set it draws from."""
+
+    name: str
+    fit_model: str  # dsh, es or xyz
+    compile: str
+    tips: tuple[str, ...]
+    descriptors: tuple[str, ...]
+    targets: str | None
+    augmentation: str
+    set_name: str
+    full_set: bool
+
+
+def campaign_model(name: str, set_name: str | None = None, shipped: bool = False) -> CampaignModel:
+    """The campaign settings of zoo model ``name``, read from its preset (``keras_spm.zoo.presets``)."""
+    from ..zoo.presets import PRESETS
+
+    preset = PRESETS.get(name)
+    if preset is None or preset.family != "afm":
+        afm = sorted(n for n, p in PRESETS.items() if p.family == "afm")
+        raise ValueError(f"no AFM zoo preset {name!r} to run a campaign for; choose one of {', '.join(afm)}.")
+    r = preset.recipe
+    set_name = set_name or r.set_name or "light"
+    return CampaignModel(
+        name,
+        r.fit_model,
+        r.compile,
+        tuple(r.tips),
+        tuple(r.descriptors),
+        r.targets,
+        r.augmentation,
+        set_name,
+        set_name == "light" and not shipped,  # the full light set (QM9, 104k training molecules) builds in a minute
+    )
+
+
+# ---- validation data and metrics --------------------------------------------------------------------------------
+
+
+def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> tuple[dict, dict]:
+    """The fixed validation set: the first ``n`` validation molecules, simulated and augmented once, cached."""
+    path = run / f"val_{n}.npz"
+    if path.exists():
+        data = np.load(path)
+        return {t: data[f"x_{t}"] for t in cm.tips}, {d: data[f"y_{d}"] for d in cm.descriptors}
+    from ..data.augment import AUGMENTATIONS
+    from ..data.samples import SampleSpec, simulate_batch
+    from ..data.sets import load_set
+
+    molecules = load_set(cm.set_name, "val", full=cm.full_set)[:n]
+    xs, ys = simulate_batch(molecules, SampleSpec(cm.tips, cm.descriptors, augment=False), seed, workers=2)
+    augment = AUGMENTATIONS[cm.augmentation]
+    for t in cm.tips:
+        xs[t] = np.stack([augment(x, np.random.default_rng([seed, i])) for i, x in enumerate(xs[t])])
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **{f"x_{t}": v for t, v in xs.items()}, **{f"y_{d}": v for d, v in ys.items()})
+    os.replace(tmp, path)
+    return xs, ys
+
+
+def model_inputs(cm: CampaignModel, xs: dict):
+    return xs[cm.tips[0]] if len(cm.tips) == 1 else {t: xs[t] for t in cm.tips}
+
+
+def model_targets(cm: CampaignModel, ys: dict) -> dict:
+    if cm.targets == "xyz":
+        return {"xyz_class": ys["xyz"], "xyz_offset": ys["xyz"]}
+    return {d: ys[d] for d in cm.descriptors}
+
+
+def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32) -> dict:
+    """Validation loss and the model's own figures (xyz: precision / recall / position error; maps: MSE, r)."""
+    from ..models.afm import decode_xyz_prediction, decode_xyz_target, detection_scores, map_metrics
+
+    x, y = model_inputs(cm, xs), model_targets(cm, ys)
+    loss = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    out = {"val_loss": float(loss["loss"])}
+    pred = model.predict(x, batch_size=batch_size, verbose=0)
+    if cm.targets == "xyz":
+        p = [
+            decode_xyz_prediction(c, o, threshold=0.5)
+            for c, o in zip(pred["xyz_class"], pred["xyz_offset"], strict=True)
+        ]
+        t = [decode_xyz_target(v) for v in ys["xyz"]]
+        s = detection_scores(p, t)
+        out.update(precision=s["precision"], recall=s["recall"], f1=s["f1"], mean_error=s["mean_error"])
+        return out
+    for d in cm.descriptors:
+        m = map_metrics(np.asarray(pred[d])[..., 0] if np.ndim(pred[d]) == 4 else pred[d], ys[d])
+        out[f"{d}_mse"] = m["mse_mean"]
+        out[f"{d}_r"] = m["pearson_r_mean"]
+    if "es" in cm.descriptors:
+        es = np.asarray(pred["es"]).reshape(ys["es"].shape)
+        inside = ys["height"] > 0
+        out["es_sign_agreement"] = float(np.mean(np.sign(es[inside]) == np.sign(ys["es"][inside])))
+        out["es_outside"] = float(np.mean(np.abs(es[~inside])))  # V/Angstrom; the target is < 0.01
+    return out
+
+
+# ---- the log and its figure -------------------------------------------------------------------------------------
+
+
+def previous_totals(log_dir: Path) -> dict:
+    """Cumulative totals of the last row of ``<log_dir>/campaign.csv`` (zeros for a new log)."""
+    rows = read_csv(log_dir / "campaign.csv")
+    last = rows[-1] if rows else {}
+    return {k: float(last.get(k) or 0) for k in ("wall_hours", "molecules_simulated", "samples_trained")}
+
+
+def plot_campaign(name: str, log_dir: Path) -> Path | None:
+    """``<log_dir>/campaign.png``: validation figures against cumulative training wall hours."""
+    rows = [r for r in read_csv(log_dir / "campaign.csv") if r.get("val_loss")]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ("val_loss", "precision", "recall", "mean_error", "es_r", "es_sign_agreement", "es_outside")
+    keys = [k for k in keys if rows[0].get(k)]
+    keys += [k for k in rows[0] if k.endswith("_mse") and k not in keys]
+    hours = np.array([float(r["wall_hours"]) for r in rows])
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        values = np.array([float(r[key]) if r.get(key) else np.nan for r in rows])
+        ax.plot(hours, values, "o-", ms=3)
+        for r, h, v in zip(rows, hours, values, strict=True):
+            if r.get("promoted_sha"):
+                ax.plot(h, v, "r*", ms=10)
+        ax.set_xlabel("training wall hours (all campaigns)")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{name}: campaign learning curve (red star: promoted to the zoo)")
+    fig.tight_layout()
+    out = log_dir / "campaign.png"
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+# ---- the campaign -----------------------------------------------------------------------------------------------
+
+
+def start_producers(run: Path, cm: CampaignModel, n: int, capacity: int, seed: int, threads: int) -> list:
+    """Producer processes filling ``run/buffer`` (their own sessions, ended with the campaign)."""
+    env = dict(os.environ, CL_CONFIG_CPU_TBB_NUM_WORKERS=str(threads), POCL_MAX_PTHREAD_COUNT=str(threads))
+    procs = []
+    for k in range(n):
+        cmd = [
+            sys.executable,
+            "-m",
+            "keras_spm.training.replay",
+            "--buffer",
+            str(run / "buffer"),
+            "--set",
+            cm.set_name,
+            "--tips",
+            ",".join(cm.tips),
+            "--descriptors",
+            ",".join(cm.descriptors),
+            "--capacity",
+            str(capacity),
+            "--shard",
+            f"{k}/{n}",
+            "--seed",
+            str(seed),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        if cm.full_set:
+            cmd.append("--full")
+        log = open(run / f"producer-{k}.log", "a")  # noqa: SIM115 (kept open for the child's lifetime)
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True))
+    return procs
+
+
+def stop_producers(procs: list) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+def weights_sha(path: Path) -> str:
+    from ..zoo.hub import sha256_file
+
+    return sha256_file(path)[:12] if Path(path).exists() else ""
+
+
+def initial_model(cm: CampaignModel, init: Path | None, lr: float):
+    """The starting network: ``init`` (a .keras file) or the zoo's current weights, compiled with the recipe."""
+    import keras
+
+    from ..models import afm
+
+    if init is not None:
+        model = keras.models.load_model(init, compile=False)
+    else:
+        from .. import zoo
+
+        model = zoo.load(cm.name)
+    getattr(afm, cm.compile)(model, lr=lr)
+    return model
+
+
+def train_dataset(cm: CampaignModel, buffer: ReplayBuffer, batch_size: int, seed: int, gate):
+    """Endless batches of augmented draws from the buffer; ``gate()`` is called before each draw (throttling)."""
+    import tensorflow as tf
+
+    from ..data.augment import AUGMENTATIONS
+
+    draws = iterate(buffer, AUGMENTATIONS[cm.augmentation], seed)
+
+    def generator():
+        for xs, ys in draws:
+            gate()
+            yield tuple(xs[t] for t in cm.tips) + tuple(ys[d] for d in cm.descriptors)
+
+    from ..sim.afm import ASD_AFM
+
+    shape = {"xyz": (16, 16, 4)}
+    signature = tuple(tf.TensorSpec(ASD_AFM.image_shape, tf.float32) for _ in cm.tips) + tuple(
+        tf.TensorSpec(shape.get(d, (128, 128)), tf.float32) for d in cm.descriptors
+    )
+    n = len(cm.tips)
+
+    def structure(*flat):
+        x = flat[0] if n == 1 else {t: flat[i] for i, t in enumerate(cm.tips)}
+        ys = {d: flat[n + i] for i, d in enumerate(cm.descriptors)}
+        return x, ({"xyz_class": ys["xyz"], "xyz_offset": ys["xyz"]} if cm.targets == "xyz" else ys)
+
+    ds = tf.data.Dataset.from_generator(generator, output_signature=signature)
+    return ds.map(structure).batch(batch_size).prefetch(2)
+
+
+def run_campaign(args: argparse.Namespace) -> int:
+    cm = campaign_model(args.model, args.set_name, args.shipped_set)
+    run = args.run or ROOT / "runs" / f"campaign_{cm.name}"
+    run.mkdir(parents=True, exist_ok=True)
+    log_dir = args.log_dir or ZOO / cm.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    state = read_json(run / "state.json")
+    if state and state.get("model") != cm.name:
+        raise SystemExit(f"{run} holds a campaign of {state.get('model')!r}, not {cm.name!r}; choose another --run.")
+    if cm.full_set:
+        _ensure_full_set(cm.set_name)
+
+    # OpenCL (producers, validation simulation) runs in child processes; TensorFlow only here.
+    producers = start_producers(run, cm, args.producers, args.capacity, args.seed, args.producer_threads)
+    try:
+        xs_val, ys_val = validation_set(run, cm, args.val_molecules)
+        import keras
+
+        from ..models import afm, preprocessing  # noqa: F401  (register the custom layers and losses)
+
+        resume = bool(state) and (run / "last.keras").exists()
+        if resume:
+            model = keras.models.load_model(run / "last.keras")
+            print(f"resuming the {cm.name} campaign in {run}: {state['hours']:.2f} h so far", file=sys.stderr)
+        else:
+            model = initial_model(cm, args.init, args.lr)
+            zoo_file = ZOO / cm.name / f"{cm.name}.keras"
+            start = evaluate(initial_model(cm, None, args.lr), cm, xs_val, ys_val) if zoo_file.exists() else {}
+            state = {
+                "model": cm.name,
+                "hours": 0.0,
+                "samples_trained": 0,
+                "run_id": _now().replace(":", ""),
+                "base": previous_totals(log_dir),
+                "start_sha": weights_sha(args.init or zoo_file),
+                "zoo_val": start,
+                "best_val_loss": start.get("val_loss", float("inf")),
+            }
+            if args.init is not None:
+                state["best_val_loss"] = float("inf")
+            write_json(run / "state.json", state)
+            log_row(cm, state, log_dir, {**evaluate(model, cm, xs_val, ys_val), "event": "start"})
+        if args.lr_now:
+            model.optimizer.learning_rate.assign(args.lr_now)
+        buffer = ReplayBuffer(run / "buffer", cm.tips, cm.descriptors, args.capacity)
+        made_at_start = buffer.molecules_simulated()
+        drawn = {"n": 0}
+
+        def gate():
+            # Wait for fresh molecules once every simulated sample was drawn --replay-ratio times on average.
+            while drawn["n"] > args.replay_ratio * max(buffer.molecules_simulated(), args.batch_size):
+                time.sleep(0.5)
+            drawn["n"] += 1
+
+        drawn["n"] = min(int(state["samples_trained"]), int(args.replay_ratio * made_at_start))  # no free burst
+        ds = train_dataset(cm, buffer, args.batch_size, args.seed + int(state["samples_trained"]), gate)
+        deadline = time.monotonic() + args.hours * 3600
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            budget = min(args.eval_minutes * 60, deadline - started)
+            stopper = _TimeLimit(budget)
+            model.fit(ds, epochs=1, steps_per_epoch=10**9, callbacks=[stopper], verbose=2 if args.verbose else 0)
+            state["samples_trained"] += stopper.batches * args.batch_size
+            state["hours"] += (time.monotonic() - started) / 3600
+            metrics = evaluate(model, cm, xs_val, ys_val)
+            save_model_atomically(model, run / "last.keras")
+            improved = metrics["val_loss"] < state["best_val_loss"]
+            if improved:
+                state["best_val_loss"] = metrics["val_loss"]
+                save_model_atomically(model, run / "best.keras")
+            state["molecules_simulated"] = buffer.molecules_simulated()
+            write_json(run / "state.json", state)
+            log_row(cm, state, log_dir, {**metrics, "event": "eval", "checkpoint": "best" if improved else ""})
+            print(
+                f"{cm.name}: {state['hours']:.2f} h, {state['molecules_simulated']} molecules, "
+                f"{state['samples_trained']} samples, " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        stop_producers(producers)
+    if not args.no_promote:
+        promote(cm, run, log_dir, args.lr)
+    return 0
+
+
+class _TimeLimit:
+    """A Keras callback ending ``fit`` after ``seconds`` and counting the batches trained."""
+
+    def __new__(cls, seconds: float):
+        import keras
+
+        class TimeLimit(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.deadline = time.monotonic() + seconds
+                self.batches = 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.batches += 1
+                if time.monotonic() > self.deadline:
+                    self.model.stop_training = True
+
+        return TimeLimit()
+
+
+def log_row(cm: CampaignModel, state: dict, log_dir: Path, values: dict) -> None:
+    base = state.get("base", {})
+    row = {
+        "time_utc": _now(),
+        "run_id": state["run_id"],
+        "event": values.pop("event"),
+        "wall_hours": round(base.get("wall_hours", 0.0) + state["hours"], 4),
+        "molecules_simulated": int(base.get("molecules_simulated", 0) + state.get("molecules_simulated", 0)),
+        "samples_trained": int(base.get("samples_trained", 0) + state["samples_trained"]),
+        "set": cm.set_name + (" (full)" if cm.full_set else ""),
+        "start_sha": state.get("start_sha", ""),
+        "checkpoint": values.pop("checkpoint", ""),
+        "promoted_sha": values.pop("promoted_sha", ""),
+        **{k: round(float(v), 5) for k, v in values.items()},
+    }
+    append_csv(log_dir / "campaign.csv", row)
+    plot_campaign(cm.name, log_dir)
+
+
+def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_dir: Path = ZOO) -> bool:
+    """Export ``run/best.keras`` into ``zoo/<name>/`` if it beats the zoo's weights on the validation set.
+
+    The comparison is re-done here on the cached validation set (never the test split). On success the shipped
+    file is replaced (input scaling wrapped in, no optimizer), the registry's sha256 updated, and a ``promote``
+    row logged; the test split is evaluated afterwards for the card by ``benchmarks/afm_models.py``.
+    """
+    import keras
+
+    from ..zoo.hub import sha256_file
+    from ..zoo.presets import wrap
+
+    best = run / "best.keras"
+    state = read_json(run / "state.json")
+    vals = sorted(run.glob("val_*.npz"))
+    if not best.exists() or not vals:
+        print(f"{cm.name}: nothing to promote ({best} or the validation set is missing)", file=sys.stderr)
+        return False
+    n = int(vals[0].stem.split("_")[1])
+    xs, ys = validation_set(run, cm, n)
+    candidate = initial_model(cm, best, lr)
+    zoo_file = zoo_dir / cm.name / f"{cm.name}.keras"
+    ours = evaluate(candidate, cm, xs, ys)
+    theirs = evaluate(initial_model(cm, None, lr), cm, xs, ys) if zoo_file.exists() else {"val_loss": float("inf")}
+    print(
+        f"{cm.name}: best checkpoint val_loss {ours['val_loss']:.5g} vs zoo {theirs['val_loss']:.5g}", file=sys.stderr
+    )
+    if not ours["val_loss"] < theirs["val_loss"]:
+        return False
+    plain = keras.models.clone_model(candidate)
+    plain.set_weights(candidate.get_weights())
+    zoo_file.parent.mkdir(parents=True, exist_ok=True)
+    save_model_atomically(wrap(plain, cm.name), zoo_file)
+    digest = sha256_file(zoo_file)
+    if zoo_dir == ZOO:
+        set_registry_sha256(cm.name, digest)
+    log_row(cm, state, log_dir, {**ours, "event": "promote", "promoted_sha": digest[:12]})
+    print(
+        f"{cm.name}: promoted to {zoo_file} (sha256 {digest[:12]}); now report the test split with "
+        f"benchmarks/afm_models.py --model {cm.name}",
+        file=sys.stderr,
+    )
+    return True
+
+
+def set_registry_sha256(name: str, digest: str) -> None:
+    """Replace the sha256 of registry entry ``name`` in ``keras_spm/zoo/registry.py``."""
+    path = ROOT / "keras_spm" / "zoo" / "registry.py"
+    text = path.read_text()
+    pattern = re.compile(r'(\n    "' + re.escape(name) + r'": ZooEntry\(.*?sha256=")[0-9a-f]{64}(")', re.S)
+    new, count = pattern.subn(lambda m: m.group(1) + digest + m.group(2), text, count=1)
+    if count != 1:
+        raise RuntimeError(f"no registry entry {name!r} with a sha256 in {path}; add it by hand: {digest}")
+    path.write_text(new)
+
+
+def _ensure_full_set(name: str) -> None:
+    from ..data.sets import build_set, cache_dir
+
+    if not (cache_dir() / f"{name}_train.npz").exists():
+        print(f"building the full {name} molecule set (once)...", file=sys.stderr)
+        build_set(name)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="training/campaign.py", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="an AFM zoo model: xyz, es, dsh_light, dsh_heavy")
+    p.add_argument("--hours", type=float, default=1.0, help="training time of this call (evaluations included)")
+    p.add_argument("--run", type=Path, default=None, help="run folder (default runs/campaign_<model>)")
+    p.add_argument("--init", type=Path, default=None, help="start from this .keras file instead of the zoo weights")
+    p.add_argument("--set", dest="set_name", default=None, help="molecule set (default: the preset's)")
+    p.add_argument("--shipped-set", action="store_true", help="the set's shipped subset, not the full set")
+    p.add_argument("--producers", type=int, default=1, help="simulation processes")
+    p.add_argument("--producer-threads", type=int, default=2, help="OpenCL threads per producer")
+    p.add_argument("--capacity", type=int, default=4000, help="samples kept in the replay buffer")
+    p.add_argument("--replay-ratio", type=float, default=8.0, help="draws per simulated sample, at most")
+    p.add_argument("--eval-minutes", type=float, default=15.0)
+    p.add_argument("--val-molecules", type=int, default=150)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate of a new campaign")
+    p.add_argument("--lr-now", type=float, default=None, help="set the learning rate of a resumed campaign")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-promote", action="store_true")
+    p.add_argument("--promote-only", action="store_true", help="only compare best.keras with the zoo and export it")
+    p.add_argument("--verbose", action="store_true", help="Keras progress lines")
+    p.add_argument("--log-dir", type=Path, default=None, help="where campaign.csv/png go (default zoo/<model>)")
+    args = p.parse_args(argv)
+    if args.hours <= 0 and not args.promote_only:
+        p.error("--hours must be > 0.")
+    try:
+        campaign_model(args.model, args.set_name)
+    except ValueError as err:
+        p.error(str(err))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.promote_only:
+        cm = campaign_model(args.model, args.set_name, args.shipped_set)
+        run = args.run or ROOT / "runs" / f"campaign_{cm.name}"
+        return 0 if promote(cm, run, args.log_dir or ZOO / cm.name, args.lr) else 1
+    return run_campaign(args)
