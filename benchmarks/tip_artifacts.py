@@ -1,24 +1,27 @@
-"""Tip-artifact removal on held-out real AFM surfaces: corrupted input vs Villarrubia erosion vs autoencoders.
+"""Tip-artifact removal on real topographies (and the old frequency-shift images): input vs Villarrubia erosion vs DAEs.
 
-    python benchmarks/tip_artifacts.py --model dae_skip_lite=/work/runs/dae/best/best.keras [--model NAME=PATH ...]
+    python benchmarks/tip_artifacts.py --model new=runs/dae_topo/best.keras --model old=zoo/dae_tip_artifacts/...
 
-Test data: the real clean surfaces of the test split (:func:`keras_spm.sim.tip.clean_surfaces`, held out by
-image series: never seen in training or validation), each corrupted ``--corruptions`` times with seeded
-random blunt / double tips plus noise and scan-line defects (:func:`keras_spm.sim.tip.corrupt`, the same
-distribution as training). Rows:
+**Table 1, real topographies** (issue #18): the plane-levelled height maps of
+:data:`keras_spm.sim.topography.REAL_FILES`, split by file: *val* (Image_166, Si_7x7_051, the BTFO .ibw, PTO) is
+where checkpoints and settings are chosen, *test* (Image_004, Image_398, Image_526, Si_7x7_028, the P0089 .ibw, the
+bipm .gwy) is only reported. None is used for training. Each file is corrupted ``--corruptions`` times by
+:func:`keras_spm.sim.tip.corrupt` (seeds ``[seed, i, k]``, the same distribution and seeds as before). Data: Nanonis
+STM scans from alexriss/SpmImageTycoon.jl and ethz-micro/matlab_nanonis (GPL-3.0), Asylum .ibw and Gwyddion files
+from pycroscopy/SciFiDatasets (MIT); see ../shared/data/README.md.
 
-* ``corrupted`` - the corrupted image itself;
-* ``erosion, true tip`` - Villarrubia's reconstruction (grey erosion) with the tip that made the image: an
-  **oracle** (the tip is never known in practice) and an upper reference for any tip-based method;
-* ``erosion, blind tip`` - the same with :func:`keras_spm.sim.tip.blind_tip_estimate` (7 px, 3 sweeps,
-  threshold 2x the noise estimated from row differences): the realistic classic baseline;
-* one row per ``--model NAME=PATH``: a DAE checkpoint run on whole images with
-  :func:`keras_spm.models.dae.restore.restore` (with ``--flips`` also averaged over the four flips).
+**Table 2, frequency-shift images**: the old benchmark, the test split of the afm-exp PNGs mapped to 0-0.2 nm on
+0.02 nm pixels (:func:`keras_spm.sim.tip.clean_surfaces`).
 
-Metrics (keras_spm.metrics): PSNR (dB), SSIM and VIF against the clean surface, ``data_range`` = its
-peak-to-peak height, averaged over all cases. Prints the table, checks the issue's target (best DAE beats the
-corrupted input and the blind-tip baseline by >= 3 dB and >= 0.1 SSIM; reported against the oracle too) and
-writes ``benchmarks/results/tip_artifacts.json`` and ``tip_artifacts.png`` (input / restorations / truth).
+Rows: ``corrupted``; ``erosion, true tip`` - Villarrubia's reconstruction (grey erosion; J. Res. NIST 102, 425
+(1997)) with the tip that made the image, an **oracle**; ``erosion, blind tip`` - the same with
+:func:`keras_spm.sim.tip.blind_tip_estimate` (7 px, 3 sweeps, threshold 2x the row-difference noise); one row per
+``--model NAME=PATH`` (a training checkpoint or a zoo file; scale-aware models get the pixel size, metres in,
+metres out); and ``NAME on clean``: the model run on the *uncorrupted* file vs that file ("clean in, clean out").
+Metrics (keras_spm.metrics): PSNR (dB), SSIM, VIF against the clean map, ``data_range`` = its peak-to-peak height.
+Targets (test, best model): >= +3 dB and >= +0.1 SSIM over the corrupted input and the blind-tip erosion, PSNR >= the
+oracle's, and on clean input >= 45 dB and SSIM >= 0.98. Writes ``benchmarks/results/tip_artifacts.json`` and the
+figure ``tip_artifacts.png`` (clean / corrupted / blind / oracle / model / model - clean, one test case per file).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from keras_spm.metrics.image_quality import image_quality  # noqa: E402
 from keras_spm.sim import tip as T  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+BASELINES = ("corrupted", "erosion, blind tip", "erosion, true tip")
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -47,144 +51,243 @@ def noise_sigma(image: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
 
 
-def cases(n_corruptions: int, seed: int, data_dir=None) -> list[dict]:
-    surfaces = T.clean_surfaces("test", data_dir)
+def topography_cases(split: str, n_corruptions: int, seed: int, data_dir=None) -> list[dict]:
+    """Corrupted real topographies of ``split`` (metres); one dict per (file, corruption)."""
+    from keras_spm.sim.topography import real_topographies
+
     out = []
-    for i, s in enumerate(surfaces):
+    for i, t in enumerate(real_topographies(split, data_dir)):
         for k in range(n_corruptions):
-            rng = np.random.default_rng([seed, i, k])
-            bad, info = T.corrupt(s.height, s.pixel_size, rng)
-            out.append({"name": f"{s.name}#{k}", "clean": s.height, "bad": bad, "pixel": s.pixel_size, **info})
+            bad, info = T.corrupt(t.height, t.pixel_size, np.random.default_rng([seed, i, k]))
+            name = Path(t.params["file"]).name
+            out.append({"name": f"{name}#{k}", "file": name, "kind": t.kind, "split": split, "clean": t.height,
+                        "bad": bad, "pixel": t.pixel_size, **info})  # fmt: skip
+    return out
+
+
+def freq_shift_cases(n_corruptions: int, seed: int, data_dir=None) -> list[dict]:
+    """The old benchmark's cases: the test split of the frequency-shift PNGs (nm, 0.02 nm pixels)."""
+    out = []
+    for i, s in enumerate(T.clean_surfaces("test", data_dir)):
+        for k in range(n_corruptions):
+            bad, info = T.corrupt(s.height, s.pixel_size, np.random.default_rng([seed, i, k]))
+            out.append({"name": f"{s.name}#{k}", "file": s.name, "kind": "frequency shift", "split": "test",
+                        "clean": s.height, "bad": bad, "pixel": s.pixel_size, **info})  # fmt: skip
+    return out
+
+
+def load_models(specs: list[str]) -> dict:
+    import keras
+
+    import keras_spm.models.dae  # noqa: F401  (registers the losses and layers)
+    import keras_spm.models.preprocessing  # noqa: F401
+
+    models = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if not path:
+            raise SystemExit(f"--model needs NAME=PATH, got {spec!r}")
+        models[name] = keras.models.load_model(path, compile=False)
+    return models
+
+
+def run_model(model, image: np.ndarray, pixel: float) -> np.ndarray:
+    from keras_spm.models.dae.restore import restore
+
+    stride = 16
+    return restore(model, image, stride=stride, pixel_size=pixel)
+
+
+def evaluate(data: list[dict], models: dict, blind: bool = True) -> tuple[dict, dict]:
+    """Per-case metrics ``{method: [row, ...]}`` and outputs ``{method: [image, ...]}`` (rows align with ``data``)."""
+    rows: dict[str, list] = {m: [] for m in BASELINES if blind or m != "erosion, blind tip"}
+    for name in models:
+        rows[name], rows[f"{name} on clean"] = [], []
+    outputs: dict[str, list] = {m: [] for m in rows}
+
+    def score(method, case, restored, reference=None, dt=0.0):
+        ref = case["clean"] if reference is None else reference
+        q = image_quality(ref, restored, float(np.ptp(ref)))
+        rows[method].append({"case": case["name"], "file": case["file"], "kind": case["kind"], **q, "seconds": dt})
+        outputs[method].append(restored)
+
+    clean_done: dict[tuple, np.ndarray] = {}
+    for c in data:
+        score("corrupted", c, c["bad"])
+        score("erosion, true tip", c, T.reconstruct_surface(c["bad"], c["tip"]) if "tip" in c else c["bad"])
+        if blind:
+            t0 = time.perf_counter()
+            est = T.blind_tip_estimate(c["bad"], c["pixel"], 7, threshold=2 * noise_sigma(c["bad"]), max_iter=3)
+            score("erosion, blind tip", c, T.reconstruct_surface(c["bad"], est), dt=time.perf_counter() - t0)
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            score(name, c, run_model(model, c["bad"], c["pixel"]), dt=time.perf_counter() - t0)
+            key = (name, c["file"])
+            if key not in clean_done:
+                clean_done[key] = run_model(model, c["clean"], c["pixel"])
+            score(f"{name} on clean", c, clean_done[key])
+    return rows, outputs
+
+
+def summarise(rows: dict, by: str | None = None) -> dict:
+    """Mean PSNR / SSIM / VIF per method (and per ``by`` = "file" or "kind" when given)."""
+    out: dict = {}
+    for m, rs in rows.items():
+        groups = (
+            {None: rs} if by is None else {g: [r for r in rs if r[by] == g] for g in dict.fromkeys(r[by] for r in rs)}
+        )
+        for g, sel in groups.items():
+            mean = {k: float(np.mean([r[k] for r in sel])) for k in ("psnr", "ssim", "vif")}
+            mean["n"] = len(sel)
+            if g is None:
+                out[m] = mean
+            else:
+                out.setdefault(m, {})[g] = mean
+    return out
+
+
+def print_table(title: str, table: dict) -> None:
+    print(f"\n{title}\n{'method':34s} {'PSNR dB':>8s} {'SSIM':>7s} {'VIF':>7s}")
+    for m, v in table.items():
+        print(f"{m:34s} {v['psnr']:8.2f} {v['ssim']:7.3f} {v['vif']:7.3f}")
+
+
+def print_grouped(title: str, grouped: dict, methods: list[str]) -> None:
+    groups = list(next(iter(grouped.values())))
+    print(f"\n{title} (PSNR dB / SSIM)")
+    print(f"{'':32s}" + "".join(f"{m[:21]:>22s}" for m in methods))
+    for g in groups:
+        print(
+            f"{g[:32]:32s}" + "".join(f"{grouped[m][g]['psnr']:13.2f} / {grouped[m][g]['ssim']:.3f}" for m in methods)
+        )
+
+
+def targets(table: dict, models: list[str]) -> dict:
+    """The issue's targets for each model on one split's table."""
+    out = {}
+    for name in models:
+        t, clean = table[name], table[f"{name} on clean"]
+        checks = {}
+        for ref in ("corrupted", "erosion, blind tip"):
+            if ref in table:
+                dp, ds = t["psnr"] - table[ref]["psnr"], t["ssim"] - table[ref]["ssim"]
+                checks[f"vs {ref}"] = {"delta_psnr": dp, "delta_ssim": ds, "met": bool(dp >= 3.0 and ds >= 0.1)}
+        dp = t["psnr"] - table["erosion, true tip"]["psnr"]
+        checks["vs erosion, true tip (PSNR)"] = {"delta_psnr": dp, "met": bool(dp >= 0)}
+        checks["clean in, clean out"] = {
+            "psnr": clean["psnr"],
+            "ssim": clean["ssim"],
+            "met": bool(clean["psnr"] >= 45 and clean["ssim"] >= 0.98),
+        }
+        out[name] = checks
+    return out
+
+
+def scale_consistency(models: dict, data_dir=None) -> dict:
+    """Each model on one validation file scaled isotropically (heights and pixel) from 0.1 A/px to 100 nm/px:
+    max |restore(k s) / k - restore(s)| over the file's height range (0 = the same restore at every scale)."""
+    from keras_spm.sim.topography import real_topographies
+
+    t = real_topographies("val", data_dir)[1]  # Si_7x7_051, 0.78 A/px
+    bad, _ = T.corrupt(t.height, t.pixel_size, np.random.default_rng([2024, 99]))
+    out = {}
+    for name, model in models.items():
+        ref = run_model(model, bad, t.pixel_size)
+        devs = {}
+        for target_px in (1e-11, 1e-9, 1e-7):
+            k = target_px / t.pixel_size
+            devs[f"{target_px:g} m/px"] = float(np.abs(run_model(model, bad * k, t.pixel_size * k) / k - ref).max())
+        out[name] = {px: d / float(np.ptp(t.height)) for px, d in devs.items()}
     return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", action="append", default=[], help="NAME=PATH of a DAE .keras checkpoint")
-    p.add_argument("--corruptions", type=int, default=2, help="random corruptions per test image")
+    p.add_argument("--model", action="append", default=[], help="NAME=PATH of a DAE .keras checkpoint or zoo file")
+    p.add_argument("--corruptions", type=int, default=2, help="random corruptions per image")
     p.add_argument("--seed", type=int, default=2024)
-    p.add_argument(
-        "--flips", action="store_true", help="also score each DAE averaged over 4 flips (restore(flips=True))"
-    )
+    p.add_argument("--splits", default="val,test", help="real-topography splits to run (val, test)")
     p.add_argument("--no-blind", action="store_true", help="skip the (slow) blind tip estimation")
+    p.add_argument("--no-freq-shift", action="store_true", help="skip table 2 (the frequency-shift images)")
     p.add_argument("--out", type=Path, default=RESULTS / "tip_artifacts.json")
     args = p.parse_args(argv)
-
-    data = cases(args.corruptions, args.seed)
-    methods: dict[str, list] = {"corrupted": [], "erosion, true tip": []}
-    if not args.no_blind:
-        methods["erosion, blind tip"] = []
-    outputs: dict[str, list] = {m: [] for m in methods}
-    seconds: dict[str, float] = {m: 0.0 for m in methods}
-
-    def score(method, case, restored, dt):
-        methods[method].append(image_quality(case["clean"], restored, float(np.ptp(case["clean"]))))
-        outputs[method].append(restored)
-        seconds[method] += dt
-
-    for c in data:
-        score("corrupted", c, c["bad"], 0.0)
-        if "tip" in c:
-            t0 = time.perf_counter()
-            score("erosion, true tip", c, T.reconstruct_surface(c["bad"], c["tip"]), time.perf_counter() - t0)
-        if not args.no_blind:
-            t0 = time.perf_counter()
-            est = T.blind_tip_estimate(c["bad"], c["pixel"], 7, threshold=2 * noise_sigma(c["bad"]), max_iter=3)
-            score("erosion, blind tip", c, T.reconstruct_surface(c["bad"], est), time.perf_counter() - t0)
-
-    if args.model:
-        import keras
-
-        import keras_spm.models.dae  # noqa: F401  (registers the losses)
-        from keras_spm.models.dae.restore import restore
-
-        for spec in args.model:
-            name, _, path = spec.partition("=")
-            if not path:
-                p.error(f"--model needs NAME=PATH, got {spec!r}")
-            model = keras.models.load_model(path, compile=False)
-            for label, flips in [(name, False)] + ([(f"{name} + 4 flips", True)] if args.flips else []):
-                methods[label], outputs[label], seconds[label] = [], [], 0.0
-                for c in data:
-                    t0 = time.perf_counter()
-                    score(label, c, restore(model, c["bad"], flips=flips), time.perf_counter() - t0)
-
-    table = {}
-    print(
-        f"{len(data)} cases: {len({c['name'].split('#')[0] for c in data})} held-out real images x "
-        f"{args.corruptions} random tips\n"
-    )
-    print(f"{'method':28s} {'PSNR dB':>8s} {'SSIM':>7s} {'VIF':>7s} {'s/image':>8s}")
-    for m, rows in methods.items():
-        if not rows:
-            continue
-        mean = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "vif")}
-        mean["seconds_per_image"] = seconds[m] / len(rows)
-        table[m] = mean
-        print(f"{m:28s} {mean['psnr']:8.2f} {mean['ssim']:7.3f} {mean['vif']:7.3f} {mean['seconds_per_image']:8.3f}")
-
-    daes = [m for m in table if m not in ("corrupted", "erosion, true tip", "erosion, blind tip")]
-    targets = {}
-    if daes:
-        best = max(daes, key=lambda m: table[m]["psnr"])
-        print(f"\nbest DAE: {best}")
-        for ref in ("corrupted", "erosion, blind tip", "erosion, true tip"):
-            if ref not in table:
-                continue
-            dp = table[best]["psnr"] - table[ref]["psnr"]
-            ds = table[best]["ssim"] - table[ref]["ssim"]
-            ok = dp >= 3.0 and ds >= 0.1
-            targets[ref] = {"delta_psnr": dp, "delta_ssim": ds, "target_met": ok}
-            print(
-                f"  vs {ref:22s}: {dp:+.2f} dB, {ds:+.3f} SSIM -> target (>= 3 dB, >= 0.1) {'MET' if ok else 'NOT met'}"
-            )
-        if "erosion, true tip" in table and table["erosion, true tip"]["ssim"] > 0.9:
-            print(
-                "  (+0.1 SSIM over the true-tip oracle would need SSIM > "
-                f"{table['erosion, true tip']['ssim'] + 0.1:.3f}; SSIM <= 1, so that part is out of reach by design)"
-            )
-    result = {
-        "cases": len(data),
-        "images": sorted({c["name"].split("#")[0] for c in data}),
-        "corruptions_per_image": args.corruptions,
-        "seed": args.seed,
-        "models": dict(s.partition("=")[::2] for s in args.model),
-        "table": table,
-        "best_dae_vs": targets,
-        "per_case": {m: rows for m, rows in methods.items()},
-        "machine": platform.platform(),
-    }
+    models = load_models(args.model)
+    names = list(models)
+    result: dict = {"models": dict(s.partition("=")[::2] for s in args.model), "seed": args.seed,
+                    "corruptions_per_image": args.corruptions, "machine": platform.platform(), "topographies": {}}  # fmt: skip
+    figure_data = None
+    for split in args.splits.split(","):
+        data = topography_cases(split, args.corruptions, args.seed)
+        rows, outputs = evaluate(data, models, not args.no_blind)
+        table, by_file, by_kind = summarise(rows), summarise(rows, "file"), summarise(rows, "kind")
+        print_table(f"Table 1 ({split}): {len(data)} cases, {len(data) // args.corruptions} real topographies", table)
+        shown = [m for m in table if not m.endswith("on clean")] + [f"{n} on clean" for n in names]
+        print_grouped(f"{split}, per file", by_file, shown)
+        print_grouped(f"{split}, per kind of surface", by_kind, shown)
+        result["topographies"][split] = {
+            "files": sorted({c["file"] for c in data}),
+            "table": table,
+            "per_file": by_file,
+            "per_kind": by_kind,
+            "targets": targets(table, names),
+            "per_case": rows,
+        }
+        for name, checks in result["topographies"][split]["targets"].items():
+            print(f"\n{split} targets, {name}:")
+            for k, v in checks.items():
+                print(f"  {k:30s} {', '.join(f'{a} {b:+.3f}' if 'delta' in a else f'{a} {b}' for a, b in v.items())}")
+        if split == "test" or figure_data is None:
+            figure_data = (data, outputs)
+    if models:
+        result["scale_consistency"] = scale_consistency(models)
+        print(
+            f"\nscale consistency (max deviation / height range, 0.78 A/px vs rescaled): {result['scale_consistency']}"
+        )
+    if not args.no_freq_shift:
+        data = freq_shift_cases(args.corruptions, args.seed)
+        rows, _ = evaluate(data, models, not args.no_blind)
+        table = summarise(rows)
+        print_table(f"Table 2: frequency-shift images (test series), {len(data)} cases", table)
+        result["frequency_shift"] = {"table": table, "targets": targets(table, names)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    figure(data, outputs, args.out.with_suffix(".png"))
+    if figure_data:
+        figure(*figure_data, names, args.out.with_suffix(".png"))
     print(f"\nwrote {args.out} and {args.out.with_suffix('.png')}")
     return 0
 
 
-def figure(data, outputs, path: Path, n: int = 3) -> None:
-    """Rows: ``n`` cases; columns: corrupted, each method's output, truth (shared colour scale per row)."""
+def figure(data, outputs, names: list[str], path: Path) -> None:
+    """One row per file (first corruption): clean, corrupted, blind, oracle, each model, last model - clean."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = list(outputs) + ["truth"]
-    idx = np.linspace(0, len(data) - 1, n).astype(int)
-    fig, axes = plt.subplots(n, len(cols), figsize=(2.2 * len(cols), 2.3 * n), squeeze=False)
+    cols = ["clean", "corrupted"] + [m for m in ("erosion, blind tip", "erosion, true tip") if m in outputs] + names
+    idx = [i for i, c in enumerate(data) if c["name"].endswith("#0")]
+    ncol = len(cols) + (1 if names else 0)
+    fig, axes = plt.subplots(len(idx), ncol, figsize=(2.0 * ncol, 2.1 * len(idx)), squeeze=False)
     for r, i in enumerate(idx):
         clean = data[i]["clean"]
         lo, hi = np.percentile(clean, (0.5, 99.5))
         for c, m in enumerate(cols):
-            img = clean if m == "truth" else outputs[m][i]
-            ax = axes[r, c]
-            ax.imshow(img, cmap="afmhot", vmin=lo, vmax=hi)
+            img = clean if m == "clean" else data[i]["bad"] if m == "corrupted" else outputs[m][i]
+            axes[r, c].imshow(img.T, origin="lower", cmap="afmhot", vmin=lo, vmax=hi)
+            if r == 0:
+                axes[r, c].set_title(m, fontsize=8)
+        if names:
+            diff = outputs[names[-1]][i] - clean
+            lim = (hi - lo) / 4
+            axes[r, -1].imshow(diff.T, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+            if r == 0:
+                axes[r, -1].set_title(f"{names[-1]} - clean (+-25 %)", fontsize=8)
+        axes[r, 0].set_ylabel(f"{data[i]['file']}\n{data[i]['kind']}", fontsize=6)
+        for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title(m, fontsize=8)
-        axes[r, 0].set_ylabel(data[i]["name"], fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,3 +41,17 @@ def test_tiny_run_writes_checkpoints_and_resumes(tmp_path):
     state = json.loads((out / "state.json").read_text())
     assert state["epoch"] == 2 and state["params"] == 32_833 and state["variant"] == "compact"
     assert fit_dae.main([*TINY, "--epochs", "2", "--out", str(out)]) == 0  # nothing left to do
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"shared real data not found at {DATA} (CI clones it beside the repo)")
+def test_topography_pairs_are_synthetic_for_training_and_real_val_files_for_validation():
+    args = fit_dae.parse_args(["--variant", "topography", "--patch", "32", "--train-pairs", "8", "--val-pairs", "4",
+                               "--batch-size", "4", "--out", "unused"])  # fmt: skip
+    x, y, vx, vy = fit_dae.topography_pairs(args)
+    assert x.shape == (8, 32, 32, 2) and y.shape == (8, 32, 32, 1) and vx.shape == (4, 32, 32, 2)
+    again = fit_dae.topography_pairs(args)  # seeded per chunk: the same pairs
+    np.testing.assert_array_equal(x, again[0])
+    np.testing.assert_array_equal(vx, again[2])
+    from keras_spm.sim.topography import REAL_FILES
+
+    assert {s for s, _ in REAL_FILES.values()} == {"val", "test"}  # real files never train

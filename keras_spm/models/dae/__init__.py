@@ -3,12 +3,25 @@
 * :func:`residual_dae` - model 1, no skips, predicts the artifact (1,756,993 params);
 * :func:`compact_dae` - model 2, compact autoencoder (32,833 params);
 * :func:`skip_dae` - model 3, U-Net with skips (6,733,473 params; preset ``dae_skip_lite`` at half width, 1,686,337:
-  the zoo's ``dae_tip_artifacts``);
+  the zoo's ``dae_tip_artifacts`` before issue #18);
+* :func:`topography_dae` - the scale-aware U-Net for topographies (preset ``dae_topography``, 385,713 params; input
+  [scaled heights, slope scale], :mod:`.scaling`), :func:`topography_dae_raw` the same inside its scaling layers
+  (metres in, metres out; the zoo's ``dae_tip_artifacts`` since issue #18);
 * :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding);
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
 
-from .dae import GradientLoss, RestorationLoss, SSIMLoss, compact_dae, residual_dae, skip_dae, ssim_per_image
+from .dae import (
+    GradientLoss,
+    RestorationLoss,
+    SSIMLoss,
+    compact_dae,
+    residual_dae,
+    skip_dae,
+    ssim_per_image,
+    topography_dae,
+    topography_dae_raw,
+)
 from .dae_presets import PRESETS, compile_preset, from_preset, preset_loss
 
 __all__ = [
@@ -23,4 +36,6 @@ __all__ = [
     "residual_dae",
     "skip_dae",
     "ssim_per_image",
+    "topography_dae",
+    "topography_dae_raw",
 ]

@@ -283,3 +283,14 @@ def topography_dae(
     heights = HeightChannel(name="heights")(inp)
     correction = layers.Conv2D(1, 1, kernel_initializer="zeros", name="correction")(x)
     return keras.Model(inp, layers.Add(name="restored")([heights, correction]), name=name)
+
+
+def topography_dae_raw(filters: tuple[int, ...] = (16, 32, 64, 96), name: str = "dae_tip_artifacts") -> keras.Model:
+    """:func:`topography_dae` inside its scaling (:func:`.scaling.wrap_raw`): the zoo model's form.
+
+    Input ``(B, H, W, 2)``: heights and a constant channel with the pixel size, in one unit (metres); output heights
+    in that unit. Use it through :func:`keras_spm.models.dae.restore.restore` (``pixel_size=``).
+    """
+    from .scaling import wrap_raw
+
+    return wrap_raw(topography_dae(filters=filters), name=name)
