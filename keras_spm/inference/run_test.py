@@ -1,0 +1,49 @@
+"""keras_spm.predict on arrays: raw and hand-scaled inputs agree, the padding mask, levelling before segmenting."""
+
+import numpy as np
+import pytest
+
+import keras_spm
+from keras_spm.inference import Prediction, valid_mask
+from keras_spm.models.afm import standardize_stack
+
+
+def test_valid_mask_is_the_measured_part_of_the_window():
+    mask = valid_mask((10.0, 6.0), 0.125, (128, 128))  # a 1 x 0.6 nm scan: 80 x 48 px in the 128 px window
+    assert mask.sum() == 80 * 48 and mask[24:104, 40:88].all() and not mask[23].any() and not mask[:, 39].any()
+    assert valid_mask((20.0, 20.0), 0.125, (128, 128)).all()  # larger than the window: cropped, all measured
+
+
+def test_raw_and_hand_standardised_stacks_give_the_same_prediction():
+    raw = np.random.default_rng(0).standard_normal((128, 128, 10)).astype("float32") * 4 - 9
+    a = keras_spm.predict("dsh_light", raw)
+    b = keras_spm.predict("dsh_light", standardize_stack(raw))
+    assert isinstance(a, Prediction) and a.arrays["valid"].all()
+    for key in ("disks", "spheres", "height"):
+        np.testing.assert_allclose(a[key], b[key], atol=1e-4)
+    assert set(a.maps) == {"disks", "spheres", "height"}
+
+
+def test_a_model_without_preset_is_refused_with_the_fix():
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)])
+    with pytest.raises(ValueError, match="pass preset='dsh_light'"):
+        keras_spm.predict(model, np.zeros((8, 8)))
+
+
+def test_a_tilted_topography_is_levelled_before_segmentation():
+    n = 128
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    image = np.zeros((n, n))
+    for cx in (24, 64, 104):
+        for cy in (24, 64, 104):
+            image += 1.5 * np.sqrt(np.clip(1 - ((i - cx) ** 2 + (j - cy) ** 2) / 100, 0, None))  # 4 nm hemispheres
+    tilted = image + np.random.default_rng(1).normal(0, 0.02, image.shape) + 0.08 * i + 0.05 * j
+    levelled = keras_spm.predict("effunet_nanoparticles", tilted, pixel_size=0.2)
+    unlevelled = keras_spm.predict("effunet_nanoparticles", tilted, pixel_size=0.2, level_mode="none")
+    assert levelled["instances"].max() >= 8 > 3 > unlevelled["instances"].max()
+    assert (
+        "levelled by a plane" in " ".join(levelled.notes)
+        and len(levelled.table) == len(np.unique(levelled["instances"])) - 1
+    )
