@@ -387,6 +387,7 @@ def speed_batch1(rounds: int = 5, n: int = 20) -> dict:
                 fn()
             rates[name].append(n / (time.perf_counter() - start))
     out = {f"{k}_b1_per_s": float(np.median(v)) for k, v in rates.items()}
+    out["load_average_1min"] = os.getloadavg()[0]  # other jobs on the CPU slow every path, not equally
     out["rounds"] = {k: [round(r, 1) for r in v] for k, v in rates.items()}
     if net is not None:
         import torch
