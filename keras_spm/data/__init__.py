@@ -1,4 +1,9 @@
-"""Training data: molecule sets, on-the-fly simulation (tf.data) and sharded TFRecords."""
+"""Simulated AFM training data: molecule sets, on-the-fly ppafm simulation (tf.data) and sharded TFRecords.
+
+Everything here is made from molecules by the simulator (stacks and their descriptor labels, for the DSH / ES /
+xyz networks). The image sets of the image-to-image GANs (AFM style images and STEM pairs from ``../shared/data``,
+abTEM STEM pairs) are in :mod:`keras_spm.datasets`.
+"""
 
 from .pipeline import afm_dataset, sample_seed
 from .samples import SampleSpec

@@ -1,4 +1,7 @@
-"""Loaders of the real image sets in the shared data folder, for the image-to-image GANs.
+"""Image sets of the image-to-image GANs: image files in ``../shared/data`` (AFM style, STEM pairs) and abTEM pairs.
+
+The AFM structure-discovery networks' training data (molecule sets, ppafm stacks and their descriptor labels,
+TFRecord shards) is in :mod:`keras_spm.data`.
 
 * :mod:`keras_spm.datasets.afm_style` - unpaired simulated / real AFM images (CycleGAN);
 * :mod:`keras_spm.datasets.stem_pairs` - paired STEM convolution / multislice images (pix2pix, baselines);

@@ -21,8 +21,12 @@ from .opencl import init_opencl
 
 
 @dataclass(frozen=True)
-class Tip:
-    """A probe particle: element and point-charge multipole (ppafm's Qs at heights QZs, Angstrom)."""
+class ProbeParticle:
+    """A probe particle (CO, Xe): element and point-charge multipole (ppafm's Qs at heights QZs, Angstrom).
+
+    The functionalised apex the AFM simulation moves; the geometric shape of a blunt tip that dilates a
+    topography is :class:`keras_spm.sim.tip.TipShape`.
+    """
 
     name: str
     iZPP: int
@@ -33,8 +37,8 @@ class Tip:
 
 #: CO tip of ASD-AFM; Xe tip for the two-tip ES model (quadrupole as in ED-AFM, Oinonen et al., ACS Nano 2022).
 TIPS = {
-    "CO": Tip("CO", 8, (-0.1, 0.0, 0.0, 0.0)),
-    "Xe": Tip("Xe", 54, (30.0, -60.0, 30.0, 0.0), (0.1, 0.0, -0.1, 0.0), distance_offset=-0.4),
+    "CO": ProbeParticle("CO", 8, (-0.1, 0.0, 0.0, 0.0)),
+    "Xe": ProbeParticle("Xe", 54, (30.0, -60.0, 30.0, 0.0), (0.1, 0.0, -0.1, 0.0), distance_offset=-0.4),
 }
 
 
@@ -151,7 +155,7 @@ class AFMSimulator:
                 "scan_window or a smaller molecule."
             )
 
-    def place(self, molecule: Molecule, tip: Tip, distance: float) -> Molecule:
+    def place(self, molecule: Molecule, tip: ProbeParticle, distance: float) -> Molecule:
         """Centre the molecule (without substrate) in xy and put its top at ``distance`` below the scan's top.
 
         The top is that of all atoms, as in ppafm's generator.
@@ -207,4 +211,4 @@ class AFMSimulator:
         return AFMSimulator(tuple(t.name for t in self.tips), replace(self.settings, **changes))
 
 
-__all__ = ["AFMSimulator", "ASD_AFM", "SimulationSettings", "TIPS", "Tip"]
+__all__ = ["AFMSimulator", "ASD_AFM", "ProbeParticle", "SimulationSettings", "TIPS"]

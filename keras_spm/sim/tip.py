@@ -3,7 +3,7 @@
 A scanning tip of finite size images the surface ``s`` as the grey-scale **dilation** of ``s`` by the
 reflected tip (Villarrubia, *Algorithms for scanned probe microscope image simulation, surface
 reconstruction, and tip estimation*, J. Res. NIST 102, 425 (1997)). Everywhere here a tip is a
-:class:`Tip`: a 2D array ``height`` of the tip surface relative to its apex (apex = 0, lower than 0
+:class:`TipShape`: a 2D array ``height`` of the tip surface relative to its apex (apex = 0, lower than 0
 elsewhere, in the same length unit as the image heights) on the image's pixel grid. With
 ``P = tip.height`` and pixel offsets ``u``::
 
@@ -38,7 +38,7 @@ SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
-class Tip:
+class TipShape:
     """A tip's height profile ``height`` (apex 0, <= 0 elsewhere) on a square, odd-sized pixel grid.
 
     ``pixel_size`` is the lateral size of a pixel, in the unit of the heights. The apex need not be at
@@ -81,8 +81,8 @@ def _grid(size: int, pixel_size: float, apex_offset: tuple[float, float]) -> tup
     return yy, xx
 
 
-def _finish(h: np.ndarray, pixel_size: float, kind: str, params: dict) -> Tip:
-    return Tip(h - h.max(), pixel_size, kind, params)
+def _finish(h: np.ndarray, pixel_size: float, kind: str, params: dict) -> TipShape:
+    return TipShape(h - h.max(), pixel_size, kind, params)
 
 
 def _default_size(radius: float, pixel_size: float, depth: float, slope: float | None) -> int:
@@ -101,7 +101,7 @@ def parabolic_tip(
     size: int | None = None,
     apex_offset: tuple[float, float] = (0.0, 0.0),
     depth: float | None = None,
-) -> Tip:
+) -> TipShape:
     """Paraboloid ``z = -r^2 / (2 R)``, the usual blunt-tip model (apex radius of curvature ``R``).
 
     ``size`` (odd, pixels) defaults to where the tip is ``depth`` (default ``2 R``) below the apex.
@@ -120,7 +120,7 @@ def spherical_tip(
     size: int | None = None,
     apex_offset: tuple[float, float] = (0.0, 0.0),
     depth: float | None = None,
-) -> Tip:
+) -> TipShape:
     """Spherical cap of radius ``R`` on a cone of half-angle ``half_angle`` (degrees), joined tangentially.
 
     This is the common "sphere on a cone" probe model: the cap is ``sqrt(R^2 - r^2) - R`` out to
@@ -148,7 +148,7 @@ def pyramid_tip(
     size: int | None = None,
     apex_offset: tuple[float, float] = (0.0, 0.0),
     depth: float | None = None,
-) -> Tip:
+) -> TipShape:
     """Square pyramid of face half-angle ``half_angle`` (degrees) with an apex rounded to radius ``R``.
 
     With ``d = max(|x|, |y|)`` the profile is the parabola ``-d^2 / 2R`` near the apex, joined
@@ -168,7 +168,7 @@ def pyramid_tip(
     return _finish(h, pixel_size, "pyramid", params)
 
 
-def make_tip(kind: str, radius: float, pixel_size: float, **kwargs) -> Tip:
+def make_tip(kind: str, radius: float, pixel_size: float, **kwargs) -> TipShape:
     """Build a tip of ``kind`` in :data:`TIP_KINDS`."""
     builders = {"parabolic": parabolic_tip, "spherical": spherical_tip, "pyramid": pyramid_tip}
     if kind not in builders:
@@ -176,7 +176,7 @@ def make_tip(kind: str, radius: float, pixel_size: float, **kwargs) -> Tip:
     return builders[kind](radius, pixel_size, **kwargs)
 
 
-def double_tip(tip: Tip, offset: tuple[float, float], drop: float) -> Tip:
+def double_tip(tip: TipShape, offset: tuple[float, float], drop: float) -> TipShape:
     """Add a second apex, ``offset`` (row, col; length units) from the first and ``drop`` >= 0 lower.
 
     The profile is ``max(P(u), P(u - offset) - drop)``: wherever the second apex meets a feature
@@ -196,7 +196,7 @@ def double_tip(tip: Tip, offset: tuple[float, float], drop: float) -> Tip:
     r0, c0 = lo + shift[0], lo + shift[1]
     second[r0 : r0 + tip.size, c0 : c0 + tip.size] = tip.height - drop
     params = {**tip.params, "base_kind": tip.kind, "double_offset": tuple(offset), "double_drop": drop}
-    return Tip(np.maximum(first, second), tip.pixel_size, "double", params)
+    return TipShape(np.maximum(first, second), tip.pixel_size, "double", params)
 
 
 def _check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -214,7 +214,7 @@ def _check_positive(**values):
             raise ValueError(f"{k} must be > 0, got {v}.")
 
 
-def simulate_scan(surface: np.ndarray, tip: Tip, mode: str = "nearest") -> np.ndarray:
+def simulate_scan(surface: np.ndarray, tip: TipShape, mode: str = "nearest") -> np.ndarray:
     """Image of ``surface`` scanned with ``tip``: grey dilation by the reflected tip (Villarrubia 1997, Eq. 5)."""
     s = _check_image(surface, "surface")
     structure = tip.structure
@@ -227,7 +227,7 @@ def simulate_scan(surface: np.ndarray, tip: Tip, mode: str = "nearest") -> np.nd
     return ndimage.grey_dilation(s, structure=structure, mode=mode)
 
 
-def reconstruct_surface(image: np.ndarray, tip: Tip) -> np.ndarray:
+def reconstruct_surface(image: np.ndarray, tip: TipShape) -> np.ndarray:
     """Villarrubia's surface reconstruction (Gwyddion's "surface reconstruction"): erosion of the image by the tip.
 
     The result is the tightest upper bound of the true surface that the image and tip allow. Pixels
@@ -244,7 +244,7 @@ def blind_tip_estimate(
     size: int,
     threshold: float = 0.0,
     max_iter: int = 20,
-) -> Tip:
+) -> TipShape:
     """Villarrubia's blind tip estimation (1997, Sec. 6, Eqs. 28-30 in spirit), vectorised over the image.
 
     Start from the bluntest tip allowed (``P = 0`` on a ``size`` x ``size`` grid) and refine it with
@@ -296,7 +296,7 @@ def blind_tip_estimate(
         if np.array_equal(new, P):
             break
         P = new
-    return Tip(P, pixel_size, "blind_estimate", {"threshold": threshold})
+    return TipShape(P, pixel_size, "blind_estimate", {"threshold": threshold})
 
 
 def gaussian_blur(image: np.ndarray, sigma: float, pixel_size: float = 1.0) -> np.ndarray:
@@ -359,7 +359,7 @@ class CorruptionConfig:
 
 def random_tip(
     pixel_size: float, rng: np.random.Generator, config: CorruptionConfig = CorruptionConfig(), span: float = 1.0
-) -> Tip:
+) -> TipShape:
     """A random blunt tip (kind, radius, apex offset), double with probability ``config.p_double``.
 
     ``span`` is the surface's height range: the second apex is ``config.double_drop`` x ``span`` lower.

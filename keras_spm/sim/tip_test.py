@@ -34,7 +34,7 @@ def test_dilation_matches_definition_for_asymmetric_tip():
     s = rng.normal(size=(14, 17))
     P = -rng.uniform(0.1, 2, (5, 5))
     P[2, 3] = 0.0  # apex off-centre: the image shifts, as with a tilted tip
-    tip = T.Tip(P, 1.0)
+    tip = T.TipShape(P, 1.0)
     np.testing.assert_allclose(T.simulate_scan(s, tip), _brute_dilation(s, P), atol=1e-12)
 
 
@@ -146,9 +146,9 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="NaN"):
         T.simulate_scan(np.full((4, 4), np.nan), tip)
     with pytest.raises(ValueError, match="odd"):
-        T.Tip(np.zeros((4, 4)), 1.0)
+        T.TipShape(np.zeros((4, 4)), 1.0)
     with pytest.raises(ValueError, match="apex"):
-        T.Tip(-np.ones((3, 3)) + 0.5, 1.0)
+        T.TipShape(-np.ones((3, 3)) + 0.5, 1.0)
     with pytest.raises(ValueError, match="radius"):
         T.parabolic_tip(0.0, 1.0)
     with pytest.raises(ValueError, match="unknown tip kind"):
