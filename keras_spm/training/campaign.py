@@ -462,9 +462,8 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     return True
 
 
-def set_registry_sha256(name: str, digest: str) -> None:
+def set_registry_sha256(name: str, digest: str, path: Path = ROOT / "keras_spm" / "zoo" / "registry.py") -> None:
     """Replace the sha256 of registry entry ``name`` in ``keras_spm/zoo/registry.py``."""
-    path = ROOT / "keras_spm" / "zoo" / "registry.py"
     text = path.read_text()
     pattern = re.compile(r'(\n    "' + re.escape(name) + r'": ZooEntry\(.*?sha256=")[0-9a-f]{64}(")', re.S)
     new, count = pattern.subn(lambda m: m.group(1) + digest + m.group(2), text, count=1)

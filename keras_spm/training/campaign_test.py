@@ -1,0 +1,80 @@
+"""A campaign end to end on tiny settings: it trains, logs, checkpoints, survives kill -9 and resumes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from keras_spm.training import campaign
+from keras_spm.training.runs import read_csv, read_json
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_campaign_settings_come_from_the_preset():
+    cm = campaign.campaign_model("xyz")
+    assert (cm.fit_model, cm.tips, cm.descriptors, cm.targets, cm.full_set) == ("xyz", ("CO",), ("xyz",), "xyz", True)
+    es = campaign.campaign_model("es")
+    assert es.tips == ("CO", "Xe") and es.set_name == "heavy" and not es.full_set
+    with pytest.raises(ValueError, match="no AFM zoo preset 'pix2pix_stem'"):
+        campaign.campaign_model("pix2pix_stem")
+
+
+def test_bad_arguments_are_refused_before_any_work(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        campaign.parse_args(["--model", "xyzz"])
+    assert exit_info.value.code == 2 and "no AFM zoo preset 'xyzz'" in capsys.readouterr().err
+
+
+def test_promotion_rewrites_only_its_registry_entry(tmp_path):
+    registry = tmp_path / "registry.py"
+    original = (ROOT / "keras_spm" / "zoo" / "registry.py").read_text()
+    registry.write_text(original)
+    campaign.set_registry_sha256("xyz", "a" * 64, registry)
+    changed = [(a, b) for a, b in zip(original.splitlines(), registry.read_text().splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 and 'sha256="' + "a" * 64 in changed[0][1]
+    with pytest.raises(RuntimeError, match="no registry entry 'nope'"):
+        campaign.set_registry_sha256("nope", "b" * 64, registry)
+
+
+def run_campaign(tmp_path: Path, hours: float) -> subprocess.Popen:
+    cmd = [sys.executable, str(ROOT / "training" / "campaign.py"), "--model", "xyz", "--hours", str(hours),
+           "--eval-minutes", "0.25", "--run", str(tmp_path / "run"), "--log-dir", str(tmp_path / "log"),
+           "--shipped-set", "--val-molecules", "4", "--capacity", "20", "--batch-size", "4", "--replay-ratio", "4",
+           "--producer-threads", "1", "--no-promote"]  # fmt: skip
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_killed_campaign_resumes_where_it_was(tmp_path):
+    proc = run_campaign(tmp_path, hours=0.2)
+    state_file = tmp_path / "run" / "state.json"
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and read_json(state_file).get("samples_trained", 0) == 0:
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(2)
+    before = read_json(state_file)
+    assert before["samples_trained"] > 0, "no evaluation within 400 s"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    producer = json.loads((tmp_path / "run" / "buffer" / "producers" / "0-of-1.json").read_text())
+    time.sleep(8)  # the orphaned producer notices its campaign is gone within one sample
+    after_kill = json.loads((tmp_path / "run" / "buffer" / "producers" / "0-of-1.json").read_text())
+    assert after_kill["made"] <= producer["made"] + 1
+
+    again = run_campaign(tmp_path, hours=0.004)
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out
+    assert "resuming the xyz campaign" in out
+    state = read_json(state_file)
+    assert state["run_id"] == before["run_id"] and state["samples_trained"] > before["samples_trained"]
+    rows = read_csv(tmp_path / "log" / "campaign.csv")
+    assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
+    hours = [float(r["wall_hours"]) for r in rows]
+    assert hours == sorted(hours) and float(rows[-1]["samples_trained"]) == state["samples_trained"]
+    assert (tmp_path / "log" / "campaign.png").stat().st_size > 0
