@@ -61,8 +61,13 @@ class CampaignModel:
     descriptors: tuple[str, ...]
     targets: str | None
     augmentation: str
-    set_name: str
+    set_name: str  # one set or several, comma-separated: each sample comes from a set drawn uniformly
     full_set: bool
+    elements: str  # the set whose elements every molecule must be made of (the preset's: light or heavy)
+
+    @property
+    def sets(self) -> tuple[str, ...]:
+        return tuple(self.set_name.split(","))
 
 
 def campaign_model(name: str, set_name: str | None = None, shipped: bool = False) -> CampaignModel:
@@ -74,7 +79,13 @@ def campaign_model(name: str, set_name: str | None = None, shipped: bool = False
         afm = sorted(n for n, p in PRESETS.items() if p.family == "afm")
         raise ValueError(f"no AFM zoo preset {name!r} to run a campaign for; choose one of {', '.join(afm)}.")
     r = preset.recipe
-    set_name = set_name or r.set_name or "light"
+    home = r.set_name or "light"
+    set_name = set_name or f"{home},planar"  # the preset's set plus larger flat molecules (keras_spm.data.planar)
+    from ..data.sets import SET_NAMES
+
+    unknown = [s for s in set_name.split(",") if s not in SET_NAMES]
+    if unknown:
+        raise ValueError(f"unknown molecule set(s) {unknown}; choose from {', '.join(SET_NAMES)} (comma-separated).")
     return CampaignModel(
         name,
         r.fit_model,
@@ -84,7 +95,8 @@ def campaign_model(name: str, set_name: str | None = None, shipped: bool = False
         r.targets,
         r.augmentation,
         set_name,
-        set_name == "light" and not shipped,  # the full light set (QM9, 104k training molecules) builds in a minute
+        not shipped,  # the full sets are built on first use (python -m keras_spm.data.sets build --set NAME)
+        home,
     )
 
 
@@ -93,15 +105,19 @@ def campaign_model(name: str, set_name: str | None = None, shipped: bool = False
 
 def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> tuple[dict, dict]:
     """The fixed validation set: the first ``n`` validation molecules, simulated and augmented once, cached."""
-    path = run / f"val_{n}.npz"
+    path = run / f"val_{cm.set_name.replace(',', '+')}_{n}.npz"
     if path.exists():
         data = np.load(path)
         return {t: data[f"x_{t}"] for t in cm.tips}, {d: data[f"y_{d}"] for d in cm.descriptors}
     from ..data.augment import AUGMENTATIONS
     from ..data.samples import SampleSpec, simulate_batch
-    from ..data.sets import load_set
+    from ..data.sets import SET_ELEMENTS, load_set, only_elements
 
-    molecules = load_set(cm.set_name, "val", full=cm.full_set)[:n]
+    share = -(-n // len(cm.sets))
+    molecules = []
+    for name in cm.sets:  # the first molecules of each set's validation split, in equal shares
+        molecules += only_elements(load_set(name, "val", full=cm.full_set), SET_ELEMENTS[cm.elements])[:share]
+    molecules = molecules[:n]
     xs, ys = simulate_batch(molecules, SampleSpec(cm.tips, cm.descriptors, augment=False), seed, workers=2)
     augment = AUGMENTATIONS[cm.augmentation]
     for t in cm.tips:
@@ -209,6 +225,8 @@ def start_producers(run: Path, cm: CampaignModel, n: int, capacity: int, seed: i
             str(run / "buffer"),
             "--set",
             cm.set_name,
+            "--elements",
+            cm.elements,
             "--tips",
             ",".join(cm.tips),
             "--descriptors",
@@ -302,7 +320,8 @@ def run_campaign(args: argparse.Namespace) -> int:
     if state and state.get("model") != cm.name:
         raise SystemExit(f"{run} holds a campaign of {state.get('model')!r}, not {cm.name!r}; choose another --run.")
     if cm.full_set:
-        _ensure_full_set(cm.set_name)
+        for name in cm.sets:
+            _ensure_full_set(name)
 
     # OpenCL (producers, validation simulation) runs in child processes; TensorFlow only here.
     producers = start_producers(run, cm, args.producers, args.capacity, args.seed, args.producer_threads)
@@ -328,6 +347,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "base": previous_totals(log_dir),
                 "start_sha": weights_sha(args.init or zoo_file),
                 "zoo_val": start,
+                "val_molecules": args.val_molecules,
                 "best_val_loss": start.get("val_loss", float("inf")),
             }
             if args.init is not None:
@@ -431,12 +451,10 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
 
     best = run / "best.keras"
     state = read_json(run / "state.json")
-    vals = sorted(run.glob("val_*.npz"))
-    if not best.exists() or not vals:
-        print(f"{cm.name}: nothing to promote ({best} or the validation set is missing)", file=sys.stderr)
+    if not best.exists():
+        print(f"{cm.name}: nothing to promote ({best} is missing)", file=sys.stderr)
         return False
-    n = int(vals[0].stem.split("_")[1])
-    xs, ys = validation_set(run, cm, n)
+    xs, ys = validation_set(run, cm, int(state.get("val_molecules", 150)))
     candidate = initial_model(cm, best, lr)
     zoo_file = zoo_dir / cm.name / f"{cm.name}.keras"
     ours = evaluate(candidate, cm, xs, ys)

@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_campaign_settings_come_from_the_preset():
     cm = campaign.campaign_model("xyz")
-    assert (cm.fit_model, cm.tips, cm.descriptors, cm.targets, cm.full_set) == ("xyz", ("CO",), ("xyz",), "xyz", True)
-    es = campaign.campaign_model("es")
-    assert es.tips == ("CO", "Xe") and es.set_name == "heavy" and not es.full_set
+    assert (cm.fit_model, cm.tips, cm.descriptors, cm.targets) == ("xyz", ("CO",), ("xyz",), "xyz")
+    assert (cm.sets, cm.elements, cm.full_set) == (("light", "planar"), "light", True)
+    es = campaign.campaign_model("es", shipped=True)
+    assert es.tips == ("CO", "Xe") and es.sets == ("heavy", "planar") and es.elements == "heavy" and not es.full_set
+    with pytest.raises(ValueError, match="unknown molecule set"):
+        campaign.campaign_model("xyz", "light,qm7")
     with pytest.raises(ValueError, match="no AFM zoo preset 'pix2pix_stem'"):
         campaign.campaign_model("pix2pix_stem")
 
@@ -45,7 +48,7 @@ def test_promotion_rewrites_only_its_registry_entry(tmp_path):
 def run_campaign(tmp_path: Path, hours: float) -> subprocess.Popen:
     cmd = [sys.executable, str(ROOT / "training" / "campaign.py"), "--model", "xyz", "--hours", str(hours),
            "--eval-minutes", "0.25", "--run", str(tmp_path / "run"), "--log-dir", str(tmp_path / "log"),
-           "--shipped-set", "--val-molecules", "4", "--capacity", "20", "--batch-size", "4", "--replay-ratio", "4",
+           "--shipped-set", "--set", "light", "--val-molecules", "4", "--capacity", "20", "--batch-size", "4", "--replay-ratio", "4",
            "--producer-threads", "1", "--no-promote"]  # fmt: skip
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -156,7 +156,7 @@ def producer_order(n_molecules: int, shard: int, n_shards: int, seed: int, cycle
 
 def produce(
     buffer: ReplayBuffer,
-    molecules: Sequence,
+    molecules: Sequence | dict[str, Sequence],
     spec,
     shard: int = 0,
     n_shards: int = 1,
@@ -168,8 +168,10 @@ def produce(
 ) -> int:
     """Simulate molecules into ``buffer`` until ``limit`` samples or ``hours`` pass (``None``: forever).
 
-    Resumes from ``producers/<shard>-of-<n>.json``: pass number and position in that pass's molecule order, so
-    a restarted producer goes on with new molecules instead of repeating the first ones. Each sample's seed
+    ``molecules`` is one list, or several by set name (``{"light": [...], "planar": [...]}``): then each sample
+    comes from a set drawn uniformly, so a small set of large molecules is not drowned by a big one. Resumes
+    from ``producers/<shard>-of-<n>.json`` (per set: pass number and position in that pass's molecule order),
+    so a restarted producer goes on with new molecules instead of repeating the first ones. Each sample's seed
     (rotation, tip distance and tilt) comes from ``(seed, shard, made)``. With ``parent_pid`` it stops once that
     process is gone (a campaign killed with ``kill -9`` leaves no orphan simulating for nobody). Returns the
     samples made in this call.
@@ -178,9 +180,16 @@ def produce(
 
     if not 0 <= shard < n_shards:
         raise ValueError(f"shard must be in [0, {n_shards}), got {shard}.")
+    sets = dict(molecules) if isinstance(molecules, dict) else {"molecules": list(molecules)}
+    empty = [k for k, v in sets.items() if len(v) == 0]
+    if empty or not sets:
+        raise ValueError(f"no molecules to simulate in {empty or 'any set'}.")
     name = f"{shard}-of-{n_shards}"
     state_path = buffer.folder / "producers" / f"{name}.json"
-    state = read_json(state_path, {"made": 0, "cycle": 0, "position": 0})
+    state = read_json(state_path, {"made": 0})
+    cursors = state.setdefault("cursors", {})
+    for key in sets:
+        cursors.setdefault(key, {"cycle": 0, "position": 0})
     maker = SampleMaker(spec)
     deadline = None if hours is None else time.monotonic() + hours * 3600
     made = 0
@@ -189,15 +198,19 @@ def produce(
         from tqdm import tqdm
 
         bar = tqdm(total=limit, desc=f"producer {name}", unit="stack", file=sys.stderr, mininterval=30)
+    keys = sorted(sets)
     while (limit is None or made < limit) and (deadline is None or time.monotonic() < deadline):
         if parent_pid is not None and os.getppid() != parent_pid:
             break
-        order = producer_order(len(molecules), shard, n_shards, seed, state["cycle"])
-        if state["position"] >= len(order):
-            state.update(cycle=state["cycle"] + 1, position=0)
+        rng = np.random.default_rng([seed, shard, state["made"]])
+        key = keys[rng.integers(len(keys))]
+        cursor = cursors[key]
+        order = producer_order(len(sets[key]), shard, n_shards, seed, cursor["cycle"])
+        if cursor["position"] >= len(order):
+            cursor.update(cycle=cursor["cycle"] + 1, position=0)
             continue
-        molecule = molecules[order[state["position"]]]
-        sample_seed = int(np.random.SeedSequence([seed, shard, state["made"]]).generate_state(1)[0])
+        molecule = sets[key][order[cursor["position"]]]
+        sample_seed = int(rng.integers(2**63))
         try:
             xs, ys = maker(molecule, sample_seed)
         except Exception as err:  # one molecule ppafm cannot simulate must not stop a campaign
@@ -208,7 +221,7 @@ def produce(
             made += 1
             if bar is not None:
                 bar.update(1)
-        state["position"] += 1
+        cursor["position"] += 1
         write_json(state_path, state)
     if bar is not None:
         bar.close()
@@ -218,7 +231,8 @@ def produce(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keras_spm.training.replay", description=__doc__.splitlines()[0])
     parser.add_argument("--buffer", type=Path, required=True)
-    parser.add_argument("--set", dest="set_name", default="light", help="molecule set: light, heavy or planar")
+    parser.add_argument("--set", dest="set_name", default="light", help="molecule set(s): light, heavy, planar, ...")
+    parser.add_argument("--elements", default=None, help="keep only molecules of this set's elements (light)")
     parser.add_argument("--full", action="store_true", help="the full molecule set (built on first use)")
     parser.add_argument("--tips", default="CO")
     parser.add_argument("--descriptors", default="xyz")
@@ -236,12 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
     from ..data.samples import SampleSpec
-    from ..data.sets import load_set
+    from ..data.sets import SET_ELEMENTS, load_set, only_elements
     from ..sim.afm import ASD_AFM
 
     tips, descriptors = tuple(args.tips.split(",")), tuple(d for d in args.descriptors.split(",") if d)
     spec = SampleSpec(tips, descriptors, replace(ASD_AFM), augment=False)
-    molecules = load_set(args.set_name, "train", full=args.full)
+    molecules = {name: load_set(name, "train", full=args.full) for name in args.set_name.split(",")}
+    if args.elements:
+        molecules = {k: only_elements(v, SET_ELEMENTS[args.elements]) for k, v in molecules.items()}
     buffer = ReplayBuffer(args.buffer, tips, descriptors, args.capacity)
     made = produce(buffer, molecules, spec, shard, n_shards, args.seed, args.limit, args.hours, True, args.parent_pid)
     print(json.dumps({"made": made, "molecules_simulated": buffer.molecules_simulated()}))

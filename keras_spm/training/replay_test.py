@@ -57,7 +57,7 @@ def test_a_restarted_producer_goes_on_with_new_molecules(tmp_path, small_molecul
     first = read_json(tmp_path / "producers" / "0-of-1.json")
     assert produce(buffer, small_molecules, spec, limit=2, progress=False) == 2  # a new process would do the same
     state = read_json(tmp_path / "producers" / "0-of-1.json")
-    assert (first["made"], state["made"], state["position"]) == (2, 4, 4)
+    assert (first["made"], state["made"], state["cursors"]["molecules"]["position"]) == (2, 4, 4)
     assert buffer.molecules_simulated() == 4
     names = {str(np.load(p)["name"]) for p in buffer.files(refresh=True)}
     assert len(names) == 4  # four different molecules, none repeated
