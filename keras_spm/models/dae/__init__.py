@@ -11,6 +11,7 @@
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
 
+from . import scaling  # noqa: F401  (registers SlopeScale, SlopeUnscale, HeightChannel for loading)
 from .dae import (
     GradientLoss,
     RestorationLoss,
