@@ -93,6 +93,10 @@ def test_gans_on_image_files_of_any_size(shared_data, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     out = np.load(tmp_path / "gan" / f"{pngs[0].stem}_prediction.npz")
     assert np.abs(out["translated"]).max() <= 1.0 and out["translated"].shape == out["input"].shape
+    simulated = sorted((shared_data / "afm-exp" / "ppafm_simulated").glob("*.png"))[0]
+    result = run(["predict", "cyclegan_afm_sim2exp", simulated, "-o", tmp_path / "sim2exp"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "sim2exp" / f"{simulated.stem}_prediction.png").exists()
 
 
 CHECK = "import sys; from keras_spm.cli import main; rc = main(sys.argv[1:]); print(rc, 'tensorflow' in sys.modules)"

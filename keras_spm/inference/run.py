@@ -222,7 +222,12 @@ def _predict_topography(model, name, spec, items, channel, level_mode, pixel_siz
 def _restore(model, name, spec, topo, image, notes, log) -> Prediction:
     from keras_spm.models.dae.restore import restore
 
-    restored = restore(model, image, stride=spec.input.multiple)
+    if model.inputs[0].shape[-1] == 2:  # a scale-aware DAE: heights and pixel size in one unit (nm here)
+        if topo.pixel_size is None:
+            raise ValueError(f"{topo.source}: {name} needs the pixel size; give --pixel-size NM (pixel_size=)")
+        restored = restore(model, image, stride=spec.input.multiple, pixel_size=topo.pixel_size)
+    else:
+        restored = restore(model, image, stride=spec.input.multiple)
     _emit(log, notes, f"padded to a multiple of {spec.input.multiple} px for the network and cropped back")
     arrays = {"input": image.astype(np.float32), "restored": restored.astype(np.float32)}
     arrays["removed"] = arrays["input"] - arrays["restored"]

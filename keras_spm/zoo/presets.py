@@ -179,11 +179,14 @@ PRESETS: dict[str, ZooPreset] = {
         figure="before_after",
     ),
     "dae_tip_artifacts": ZooPreset(
-        description="Removes blunt/double-tip artifacts, noise and scan-line defects from a height image.",
+        description="Removes blunt/double-tip artifacts, scan-line offsets and scars from a topography (keeps its "
+        "white noise); scale-aware: heights and pixel size in one unit, metres in, metres out.",
         family="dae",
-        builder="dae_skip_lite",
-        input=InputSpec("topography", (None, None, 1), multiple=16, value_range="heights, any unit"),
-        preprocessing="percentiles",
+        builder="topography_dae_raw",
+        input=InputSpec(
+            "topography", (None, None, 2), multiple=16, value_range="channels: heights, pixel size (one unit, e.g. m)"
+        ),
+        preprocessing="slope_scale",
         postprocessing="restore",
         recipe=TrainingRecipe("dae", loss="MAE + SSIM + image gradient", command="see the model card"),
         figure="before_after",
@@ -224,12 +227,17 @@ def build(name: str, **overrides):
     return getattr(family, preset.builder)(**{**preset.builder_kwargs, **overrides})
 
 
+#: Input-scaling layers of other modules that make a model take raw data as well (the scale-aware DAE's).
+OTHER_SCALING_LAYERS = ("SlopeScale",)
+
+
 def is_wrapped(model) -> bool:
-    """True when ``model`` already scales its own input (a layer of :mod:`keras_spm.models.preprocessing`)."""
+    """True when ``model`` already scales its own input (a layer of :mod:`keras_spm.models.preprocessing`, or one
+    of :data:`OTHER_SCALING_LAYERS`), so :func:`wrap` leaves it as it is."""
     from keras_spm.models import preprocessing
 
     classes = tuple(preprocessing.LAYERS.values())
-    return any(isinstance(layer, classes) for layer in model.layers)
+    return any(isinstance(layer, classes) or type(layer).__name__ in OTHER_SCALING_LAYERS for layer in model.layers)
 
 
 def _rewire(node, old: str, new: str):
