@@ -274,7 +274,8 @@ def main(argv=None) -> dict:
 
     sim_paths = afm_style.split_paths("sim", "gan_test", args.root)
     sim = load(sim_paths)
-    real = load(afm_style.split_paths("real", "gan_test", args.root))
+    real_paths = afm_style.split_paths("real", "gan_test", args.root)
+    real = load(real_paths)
     g_ab = load_generator(args.g_ab, input_shape=(None, None, 1))
     g_ba = load_generator(args.g_ba, input_shape=(None, None, 1))
     t0 = time.perf_counter()
@@ -403,7 +404,7 @@ def main(argv=None) -> dict:
             for i in si[:k]
         ]
         + [
-            (f"real image {j}: input | g_ba real->sim | g_ab on it", [real[j], real2sim[j], real_ident[j]])
+            (f"real {real_paths[j].name}: input | g_ba real->sim | g_ab on it", [real[j], real2sim[j], real_ident[j]])
             for j in ri[:k]
         ],
     )

@@ -7,9 +7,14 @@ convolution -> multislice).
 * :func:`load_generator` - a saved generator alone, optionally rebuilt for any image size;
 * :data:`PRESETS` / :func:`from_preset` - the published configurations and their parameter counts;
 * :func:`translate` - a generator on whole images of any size (stride padding, input checks);
-* :func:`expert_classifier` / :func:`train_expert` / :func:`prob_real` - the real-vs-simulated "machine expert".
+* :func:`expert_classifier` / :func:`train_expert` / :func:`prob_real` - the real-vs-simulated "machine expert";
+* :class:`PixelShuffle` / :class:`ICNR` - sub-pixel upsampling without checkerboard (``upsampling="subpixel"``);
+* :class:`MeanCalibration` / :func:`calibrated_generator` - per-image mean calibration of STEM translations.
+
+Importing the package registers every custom layer, so saved generators load without custom code.
 """
 
+from .calibration import MeanCalibration, MeanCalibrationLayer, calibrated_generator
 from .cyclegan import (
     CycleGAN,
     ImagePool,
@@ -24,13 +29,20 @@ from .expert import expert_classifier, prob_real, train_expert
 from .gan_presets import PRESETS, from_preset
 from .inference import generator_stride, translate
 from .pix2pix import Pix2Pix, conditional_patchgan, unet_generator
+from .upsampling import ICNR, UPSAMPLING, PixelShuffle
 
 __all__ = [
+    "ICNR",
     "PRESETS",
+    "UPSAMPLING",
     "CycleGAN",
     "ImagePool",
     "LinearDecayAfter",
+    "MeanCalibration",
+    "MeanCalibrationLayer",
     "Pix2Pix",
+    "PixelShuffle",
+    "calibrated_generator",
     "conditional_patchgan",
     "expert_classifier",
     "from_preset",

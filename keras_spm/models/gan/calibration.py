@@ -83,6 +83,27 @@ class MeanCalibrationLayer(keras.layers.Layer):
         return {**super().get_config(), "a": self.a, "b": self.b}
 
 
+def find_calibration(model: keras.Model) -> MeanCalibration | None:
+    """The :class:`MeanCalibration` of a model's :class:`MeanCalibrationLayer`, or None if it has none."""
+    for layer in model.layers:
+        if isinstance(layer, MeanCalibrationLayer):
+            return MeanCalibration(layer.a, layer.b)
+    return None
+
+
+def recalibrate(calibration: MeanCalibration, source: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Redo the calibration of [-1, 1] ``output`` on the unpadded [-1, 1] ``source`` (same leading shape).
+
+    Inside the model the means are taken over the padded image (reflection padding to the network stride), which
+    moved them by up to 3 % on the Pt-Mo5 pairs; ``keras_spm.models.gan.translate`` calls this after cropping back.
+    """
+    src, out = (np.asarray(source, np.float64) + 1) / 2, (np.asarray(output, np.float64) + 1) / 2
+    if src.ndim in (2, 3) and out.shape == src.shape:
+        return (2 * calibration.apply(out, src) - 1).astype(np.float32)
+    fixed = [2 * calibration.apply(o, s) - 1 for o, s in zip(out, src, strict=True)]
+    return np.stack(fixed).astype(np.float32)
+
+
 def _history(value) -> list:
     """The single ``[name, node, index]`` of a functional config's ``input_layers`` / ``output_layers``."""
     if isinstance(value, dict):
@@ -98,13 +119,20 @@ def calibrated_generator(generator: keras.Model, calibration: MeanCalibration) -
     """``generator`` with :class:`MeanCalibrationLayer` appended *in its own graph* ([-1, 1] in and out).
 
     Flat (no nested model), so ``load_generator(..., input_shape)``, ``generator_stride`` and the zoo's
-    ``wrap`` (which edit or walk the top-level layers) keep working; the weights are the generator's.
+    ``wrap`` (which edit or walk the top-level layers) keep working; the weights are the generator's. A zoo
+    generator that scales its own input is calibrated on the scaled image.
     """
+    from keras_spm.models import preprocessing
+
     config = generator.get_config()
     (in_name, *_), (out_name, out_node, out_index) = (
         _history(config["input_layers"]),
         _history(config["output_layers"]),
     )
+    # a zoo model scales its raw input inside (keras_spm.zoo.presets.wrap): calibrate on the scaled [-1, 1] image
+    scalers = [layer.name for layer in generator.layers if isinstance(layer, tuple(preprocessing.LAYERS.values()))]
+    if scalers:
+        in_name = scalers[0]
     shape = list(generator.input_shape)
     layer = keras.saving.serialize_keras_object(
         MeanCalibrationLayer(calibration.a, calibration.b, dtype="float32", name="mean_calibration")

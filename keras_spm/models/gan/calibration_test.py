@@ -52,3 +52,14 @@ def test_calibrated_generator_is_flat_size_free_and_reloads(tmp_path):
     assert y.shape == x.shape
     conv_mean = float(np.mean((x + 1) / 2))  # the mean is set on the padded image; the crop moves it a little
     assert np.mean((y + 1) / 2) == pytest.approx(0.1 + conv_mean, abs=0.03)
+
+
+def test_translate_redoes_the_calibration_on_the_cropped_image():
+    g = unet_generator((None, None, 1), filters=4, num_downs=5, upsampling="resize")
+    cal = MeanCalibration(0.08, 1.0)
+    model = calibrated_generator(g, cal)
+    x = np.zeros((40, 70), np.float32) - 1
+    x[10:30, 20:50] = np.random.default_rng(0).random((20, 30)) * 2 - 1  # a particle on vacuum
+    with pytest.warns(UserWarning, match="reflection-padded"):
+        y = translate(model, x)
+    assert np.mean((y + 1) / 2) == pytest.approx(cal.target_mean((x + 1) / 2), rel=1e-4)

@@ -37,8 +37,12 @@ def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
     the output is cropped back to the input size. A zoo generator scales its own input (min-max or over the
     peak, :mod:`keras_spm.models.preprocessing`); the [-1, 1] images given here are handed to it as
     ``(x + 1) / 2``, which its scaling maps back to exactly ``x``, so this call gives what it always gave.
+    A generator with a :class:`~keras_spm.models.gan.calibration.MeanCalibrationLayer` has its calibration redone
+    on the cropped-back image (inside the model it saw the padding too).
     """
     from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple
+
+    from .calibration import find_calibration, recalibrate
 
     x = np.asarray(images)
     if x.dtype.kind not in "fiu" or x.dtype.kind == "b":
@@ -89,6 +93,11 @@ def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
     else:
         box = (0, 0, h, w)
     out = crop_back(model.predict(x, batch_size=batch_size, verbose=0), box).astype(np.float32)
+    calibration = find_calibration(model)
+    if calibration is not None and tuple(x.shape[1:3]) != (h, w):
+        source = crop_back(x, box)
+        source = 2 * source - 1 if _scales_own_input(model) else source  # back to [-1, 1]
+        out = recalibrate(calibration, source, out)  # the model took its means over the padded image
     if "channel" in squeeze:
         out = out[..., 0]
     if "batch" in squeeze:
