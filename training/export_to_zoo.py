@@ -32,6 +32,7 @@ def main(argv=None) -> int:
 
     import keras
 
+    from keras_spm import precision
     from keras_spm.zoo.hub import sha256_file
     from keras_spm.zoo.presets import get_preset, wrap
 
@@ -41,6 +42,8 @@ def main(argv=None) -> int:
     trained = keras.models.load_model(args.checkpoint, compile=False)
     model = keras.models.clone_model(trained)
     model.set_weights(trained.get_weights())
+    # a checkpoint trained with --precision auto may hold bf16 layers: the zoo copy is float32, which runs everywhere
+    model = precision.with_policy(model, "float32")
     model = wrap(model, preset)
     out = ZOO / args.name / f"{args.name}.keras"
     out.parent.mkdir(parents=True, exist_ok=True)
