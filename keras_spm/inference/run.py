@@ -18,6 +18,9 @@ from .result import Prediction
 
 #: above this fraction of padded pixels in an AFM model's window, a prediction comes with a warning
 MAX_PADDING = 0.25
+#: zoo models kept loaded by name between calls (the oldest is dropped first)
+MAX_LOADED = 3
+_LOADED: dict = {}
 
 
 def load(name_or_model, preset: str | None = None, precision: str | None = None):
@@ -28,7 +31,12 @@ def load(name_or_model, preset: str | None = None, precision: str | None = None)
     if isinstance(name_or_model, str):
         entry = zoo.get_entry(name_or_model)
         preset = preset or entry.preset_name(name_or_model)
-        model, name = zoo.load(name_or_model), name_or_model
+        name = name_or_model
+        if name not in _LOADED:  # predict("dsh_heavy", x) in a loop loads (and traces) the model once
+            while len(_LOADED) >= MAX_LOADED:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[name] = zoo.load(name)
+        model = _LOADED[name]
     else:
         model = name_or_model
         preset = preset or getattr(model, "_keras_spm_preset", None)
