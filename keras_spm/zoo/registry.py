@@ -104,10 +104,10 @@ REGISTRY: dict[str, ZooEntry] = {
     "pix2pix_stem": ZooEntry(
         repo_id="keras-spm/pix2pix_stem",
         revision=None,
-        sha256="23b8d6d40d8caa0621c21f9f069a6cd4df518ff62d80d0b492595e57c971bb32",
+        sha256="b6e661d8458dfa96660bd2032941111aa8d44f76c70448e8f08d5c0ac0086c2a",
         kind="gan.unet_generator",
-        description="STEM HAADF multislice image from a fast convolution-approximation image (pix2pix U-Net, "
-        "1 channel, [-1, 1], any size multiple of 64)",
+        description="STEM HAADF multislice image from a fast convolution-approximation image (pix2pix U-Net + "
+        "per-image mean calibration, 1 channel, [-1, 1], any size multiple of 64)",
     ),
     "cyclegan_afm_sim2exp": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_sim2exp",
