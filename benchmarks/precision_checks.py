@@ -154,11 +154,12 @@ def check_dae(model) -> tuple[dict, dict, object]:
     outputs, rows = {}, []
     for i, s in enumerate(surfaces):
         bad, _ = T.corrupt(s.height, s.pixel_size, np.random.default_rng([2025, i]))
-        out = restore(model, bad)
+        out = restore(model, bad, pixel_size=s.pixel_size)  # the scale-aware DAE needs it; older ones ignore it
         outputs[s.name] = out
         rows.append(image_quality(s.height, out, float(np.ptp(s.height))))
     metrics = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim")}
-    return outputs, metrics, np.random.default_rng(0).random((1, 256, 256, 1)).astype("float32")
+    channels = model.inputs[0].shape[-1]  # 2 for the scale-aware DAE: heights and pixel size
+    return outputs, metrics, np.random.default_rng(0).random((1, 256, 256, channels)).astype("float32")
 
 
 def check_effunet(model) -> tuple[dict, dict, object]:
@@ -231,7 +232,8 @@ def check_model(name: str, molecules: int = 16, speed_repeats: int = 5) -> dict:
     from keras_spm import precision, zoo
 
     model = zoo.load(name)
-    bf16 = precision.with_policy(model, "mixed_bfloat16")
+    keep = precision.FLOAT32_PREFIXES.get(name, ())
+    bf16 = precision.with_policy(model, "mixed_bfloat16", keep=keep)
     runs = {}
     for policy, m in (("float32", model), ("mixed_bfloat16", bf16)):
         t0 = time.perf_counter()
@@ -257,7 +259,7 @@ def check_model(name: str, molecules: int = 16, speed_repeats: int = 5) -> dict:
     worst = max(metrics, key=lambda k: metrics[k]["relative_change"])
     if isinstance(batch, tuple):  # effunet: timed at the evaluated image size
         net, batch = batch
-        speed_models = {"float32": net, "mixed_bfloat16": precision.with_policy(net, "mixed_bfloat16")}
+        speed_models = {"float32": net, "mixed_bfloat16": precision.with_policy(net, "mixed_bfloat16", keep=keep)}
     else:
         speed_models = {"float32": model, "mixed_bfloat16": bf16}
     return {
@@ -266,7 +268,7 @@ def check_model(name: str, molecules: int = 16, speed_repeats: int = 5) -> dict:
         "metrics": metrics,
         "worst_metric": worst,
         "bf16_ok": bool(metrics[worst]["relative_change"] <= TOLERANCE),
-        "float32_layers": sorted(precision.float32_layers(model)),
+        "float32_layers": sorted(n for n, p in precision.model_policies(bf16).items() if p == "float32"),
         "speed": time_inference(speed_models, batch, speed_repeats),
     }
 

@@ -12,7 +12,8 @@ optimizer state in float32); on other CPUs bf16 is emulated and *slower*. So:
   each layer, so setting the global policy is not enough) under a policy and copies its weights. The layers that
   make the outputs stay float32: every output layer and, walking back from it, each layer up to and including
   the first one with weights (the final convolution), so final activations, residual additions of the input and
-  anything a post-processing thresholds keep float32 resolution. Losses see float32 outputs. Normalisation
+  anything a post-processing thresholds keep float32 resolution; so do the weightless layers between the inputs and
+  the first layer with weights (the input scaling inside the zoo models). Losses see float32 outputs. Normalisation
   layers may run under the mixed policy: Keras computes their statistics in float32 internally.
 * :func:`for_inference` is the one call for prediction (CLI, ``keras_spm.predict``): ``auto`` uses bf16 for a zoo
   model only if :data:`BF16_OK` says its bf16 outputs passed the checks of ``benchmarks/precision_checks.py``.
@@ -43,6 +44,10 @@ class Bf16Check:
     ok: bool
     reason: str
 
+
+#: zoo name -> layer-name prefixes kept float32 under bf16 besides the output path of :func:`float32_layers`, where
+#: the checks showed that the default left a metric more than 1 % off.
+FLOAT32_PREFIXES: dict[str, tuple[str, ...]] = {}
 
 #: zoo name -> verdict of ``benchmarks/precision_checks.py`` (results/precision_checks.json): bf16 vs float32 on
 #: the model's own inputs, its metric within 1 % of float32. Models not listed run float32 under ``auto``.
@@ -165,9 +170,25 @@ def _history_names(obj, found: list[str]) -> list[str]:
 
 
 def float32_layers(model) -> set[str]:
-    """Names of the layers :func:`with_policy` keeps float32: outputs back to their first layer with weights."""
+    """Names of the layers :func:`with_policy` keeps float32 under bf16.
+
+    * from each output back to, and including, the first layer with weights on every path (the final convolution):
+      final activations, residual additions of the input, what a post-processing thresholds;
+    * from each input forward through the layers without weights, up to the first layer with weights (which runs
+      in bf16): the input scaling saved in the zoo models (``keras_spm.models.preprocessing``) sees the raw float32
+      data, not a bf16 rounding of it (a df stack's offset would eat most of bf16's 8 bits).
+    """
     config = model.get_config()
     layers = {layer["name"]: layer for layer in config["layers"]}
+    inbound = {name: set(_history_names(layer.get("inbound_nodes", []), [])) for name, layer in layers.items()}
+    outbound: dict[str, set[str]] = {name: set() for name in layers}
+    for name, sources in inbound.items():
+        for source in sources:
+            outbound[source].add(name)
+
+    def weighted(name: str) -> bool:
+        return bool(model.get_layer(name).weights)
+
     keep: set[str] = set()
     todo = list(dict.fromkeys(_history_names(config["output_layers"], [])))
     while todo:
@@ -175,9 +196,20 @@ def float32_layers(model) -> set[str]:
         if name in keep or layers[name]["class_name"] == "InputLayer":
             continue
         keep.add(name)
-        if model.get_layer(name).weights:
-            continue  # the first layer with weights on this path (the final convolution): stop here
-        todo.extend(_history_names(layers[name].get("inbound_nodes", []), []))
+        if not weighted(name):  # the first layer with weights on this path (the final convolution) ends it
+            todo.extend(inbound[name])
+    todo = [name for name, layer in layers.items() if layer["class_name"] == "InputLayer"]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if layers[name]["class_name"] != "InputLayer":
+            if weighted(name):
+                continue
+            keep.add(name)
+        todo.extend(outbound[name])
     return keep
 
 
@@ -191,20 +223,24 @@ def policy_of(model) -> str:
     return "mixed_bfloat16" if "mixed_bfloat16" in model_policies(model).values() else "float32"
 
 
-def with_policy(model, precision: str | None = "auto"):
+def with_policy(model, precision: str | None = "auto", keep: Iterable[str] = ()):
     """``model`` rebuilt under ``resolve(precision)`` with the same weights (the model itself if nothing changes).
 
     Works on functional models, freshly built or loaded from ``.keras`` (whose layers keep their saved policies).
     Under ``mixed_bfloat16`` the layers of :func:`float32_layers` stay float32; under ``float32`` every layer is
-    float32 again (e.g. before exporting a bf16-trained checkpoint to the zoo). The result is not compiled.
+    float32 again (e.g. before exporting a bf16-trained checkpoint to the zoo). Layers whose names start with one
+    of ``keep`` stay float32 too (e.g. a whole output head). The result is not compiled.
     """
     import keras
 
     policy = resolve(precision)
     if not hasattr(model, "get_config") or "layers" not in model.get_config():
         raise TypeError(f"with_policy needs a functional Keras model, got {type(model).__name__}.")
-    keep = float32_layers(model) if policy == "mixed_bfloat16" else set()
-    wanted = {name: ("float32" if name in keep else policy) for name in model_policies(model)}
+    prefixes = tuple(keep)
+    kept = float32_layers(model) if policy == "mixed_bfloat16" else set()
+    if policy == "mixed_bfloat16":
+        kept |= {name for name in model_policies(model) if prefixes and name.startswith(prefixes)}
+    wanted = {name: ("float32" if name in kept else policy) for name in model_policies(model)}
     if model_policies(model) == wanted:
         return model
     serialized = keras.saving.serialize_keras_object(model)
@@ -228,4 +264,4 @@ def for_inference(model, precision: str | None = "auto", name: str | None = None
         model = keras_spm.precision.for_inference(zoo.load("dsh_light"), args.precision, name="dsh_light")
     """
     policy, _ = inference_policy(name, precision)
-    return with_policy(model, policy)
+    return with_policy(model, policy, keep=FLOAT32_PREFIXES.get(name, ()) if name else ())

@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+import keras_spm.models.afm  # noqa: F401  (registers the AFM layers)
+import keras_spm.models.preprocessing  # noqa: F401  (registers the input scaling layers saved in the zoo models)
 from keras_spm import precision as P
-from keras_spm.models import afm
 
 ZOO = Path(__file__).resolve().parents[1] / "zoo"
 
@@ -22,7 +23,8 @@ def _clean_env(monkeypatch):
 def tiny_segmenter() -> keras.Model:
     """Conv + BN + residual add of the input + softmax head: the shapes of the zoo's output layers, in miniature."""
     inp = keras.Input((16, 16, 1), name="image")
-    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inp)
+    x = keras.layers.Rescaling(0.5, name="scale")(inp)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(x)
     x = keras.layers.BatchNormalization(name="bn1")(x)
     x = keras.layers.ReLU(name="relu1")(x)
     classes = keras.layers.Conv2D(3, 1, activation="softmax", name="classes")(x)
@@ -96,6 +98,7 @@ def test_output_layers_stay_float32_and_close():
     bf16 = P.with_policy(model, "mixed_bfloat16")
     policies = P.model_policies(bf16)
     assert policies["conv1"] == "mixed_bfloat16" and policies["bn1"] == "mixed_bfloat16"
+    assert policies["scale"] == "float32"  # input scaling before the first layer with weights
     for name in ("classes", "correction", "restored"):  # outputs back to their first layer with weights
         assert policies[name] == "float32"
     x = np.random.default_rng(0).standard_normal((2, 16, 16, 1)).astype("float32")
@@ -107,6 +110,12 @@ def test_output_layers_stay_float32_and_close():
     assert np.corrcoef(np.asarray(out["restored"]).ravel(), x.ravel())[0, 1] > 0.9
 
 
+def test_keep_prefixes_stay_float32():
+    bf16 = P.with_policy(tiny_segmenter(), "mixed_bfloat16", keep=("bn", "relu"))
+    policies = P.model_policies(bf16)
+    assert policies["bn1"] == policies["relu1"] == "float32" and policies["conv1"] == "mixed_bfloat16"
+
+
 def test_loaded_zoo_dsh_bf16_clone_and_back():
     # a loaded .keras restores each layer's saved float32 policy: the clone must still switch them
     model = keras.models.load_model(ZOO / "dsh_light" / "dsh_light.keras", compile=False)
@@ -114,7 +123,10 @@ def test_loaded_zoo_dsh_bf16_clone_and_back():
     assert P.policy_of(bf16) == "mixed_bfloat16" and P.policy_of(model) == "float32"
     assert P.model_policies(bf16)["latent_conv_1"] == "mixed_bfloat16"
     assert {P.model_policies(bf16)[n] for n in ("disks_out_conv", "spheres_relu", "height")} == {"float32"}
-    x = afm.standardize_stack(np.random.default_rng(1).standard_normal((1, 128, 128, 10)))
+    assert P.model_policies(bf16)["add_channel"] == "float32" and P.model_policies(bf16)["enc_conv3d_1"] != "float32"
+    # a raw df stack: a large offset and small contrast, which bf16 rounding would wipe out before the standardisation
+    x = (-8.0 + 0.05 * np.random.default_rng(1).standard_normal((1, 128, 128, 10))).astype("float32")
+    assert P.model_policies(bf16)["afm_stack_standardize_slices"] == "float32"
     ref, out = model(x), bf16(x)
     for key in ref:
         a, b = np.asarray(ref[key]).ravel(), np.asarray(out[key]).ravel()
