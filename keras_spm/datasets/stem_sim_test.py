@@ -26,3 +26,35 @@ def test_tiny_slab_pair_agrees_and_random_structures():
         stem_sim.random_structure(rng, "wire")
     with pytest.raises(ValueError, match="method must be"):
         stem_sim.haadf_image(atoms, method="bloch")
+
+
+def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
+    rng = np.random.default_rng(0)
+    for frac in (0.0, 0.35, 0.6):
+        atoms = stem_sim.pt_mo_particle(rng, frac, shape="octahedron", size=5, zone_axis="110")
+        assert atoms.get_chemical_symbols().count("Mo") == round(frac * len(atoms))
+        assert atoms.info["zone_axis"] == "110" and atoms.pbc.all()
+        # down a zone axis the atoms stack in columns: far fewer distinct projected positions than atoms
+        columns = {tuple(p) for p in np.round(atoms.positions[:, :2], 1)}
+        assert len(columns) < 0.5 * len(atoms)
+    assert stem_sim.pt_mo_particle(rng, 0.1, shape="decahedron").info["zone_axis"] == "5fold"
+    split = stem_sim.composition_split()
+    assert not set(split["train"]) & set(split["held_out"]) and 0.0 in split["train"] and 0.6 in split["train"]
+    with pytest.raises(ValueError, match="not in MO_FRACTIONS"):
+        stem_sim.composition_split((0.33,))
+    with pytest.raises(ValueError, match="zone_axis"):
+        stem_sim.pt_mo_particle(rng, 0.1, shape="octahedron", zone_axis="112")
+
+    calls = []
+
+    def fake(atoms, m, method):  # the images' contents do not matter here: no abTEM run
+        calls.append(atoms.info["mo_fraction"])
+        img = np.full((8, 8), len(atoms), float)
+        return img / img.max(), img / img.max()
+
+    paths = stem_sim.write_pairs(tmp_path, 3, (0.0, 0.5), seed=1, simulate=fake)
+    assert calls == [0.0, 0.5, 0.0] and all(p.exists() for p in paths)
+    paths[1].unlink()  # as if killed before the second pair was written
+    stem_sim.write_pairs(tmp_path, 3, (0.0, 0.5), seed=1, simulate=fake)
+    assert calls == [0.0, 0.5, 0.0, 0.5]  # only the missing pair is simulated again
+    assert len(stem_sim.load_pairs(tmp_path)) == 3 and len(stem_sim.load_pairs(tmp_path, (0.5,))) == 1
