@@ -20,7 +20,7 @@ More training pairs for pix2pix than the 20 Pt-Mo5 pairs of ``stem_pairs``, made
 
 abTEM (Madsen & Susi, Open Res. Europe 1, 24 (2021)) is an optional dependency: ``pip install abtem``.
 A pair costs seconds (PRISM, small particles, 2 free CPU threads) to minutes (multislice, 5 nm particles); a
-38-atom PRISM pair took 15 min of wall time (70 s of CPU) on a 2-core machine shared with three trainings.
+38-atom PRISM pair (74 x 74 px) took 15 min of wall time on a 2-core machine shared with three trainings.
 """
 
 from __future__ import annotations
