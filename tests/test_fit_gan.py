@@ -85,6 +85,31 @@ def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_pat
     assert state["best"] == pytest.approx(min(float(r["val_nrmse"]) for r in history))
 
 
+def test_pix2pix_with_simulated_pairs_validates_on_held_out_compositions(shared_data, tmp_path):
+    from keras_spm.datasets import stem_sim
+
+    def fake(atoms, m, method):  # stands in for abTEM: any aligned [0, 1] pair will do here
+        rng = np.random.default_rng(len(atoms))
+        conv = rng.random((70, 66))
+        return conv / conv.max(), conv**1.5 / (conv**1.5).max()
+
+    sim = tmp_path / "sim"
+    stem_sim.write_pairs(sim, 2, stem_sim.composition_split()["train"], seed=0, simulate=fake)
+    stem_sim.write_pairs(sim, 2, stem_sim.composition_split()["held_out"], seed=1, simulate=fake)
+    root = str(shared_data / "stem" / "pt_mo5")
+    out = tmp_path / "p2p_sim"
+    argv = ["--model", "pix2pix", *TINY_P2P, "--steps-per-epoch", "1", "--batch-size", "1", "--data-root", root]
+    argv += ["--val-pairs", "6", "--sim-pairs", str(sim), "--sim-val", str(sim), "--epochs", "1", "--out", str(out)]
+    assert fit_gan.main([*argv, "--verbose", "0"]) == 0
+    (row,) = rows(out / "history.csv")
+    assert 0 < float(row["val_sim_nrmse"]) < 10 and 0 <= float(row["val_sim_mean_err"]) < 10
+    assert float(row["val_mean_nrmse"]) == pytest.approx(0.5 * (float(row["val_nrmse"]) + float(row["val_sim_nrmse"])))
+    state = json.loads((out / "state.json").read_text())
+    assert state["monitor"] == "val_mean_nrmse" and state["config"]["sim_val"] == [str(sim)]
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "cyclegan", "--out", str(out), "--sim-pairs", str(sim)])
+
+
 def test_bad_options_name_the_fix(tmp_path):
     with pytest.raises(SystemExit):
         fit_gan.parse_args(["--model", "pix2pix", "--crop", "100", "--num-downs", "6", "--out", str(tmp_path)])

@@ -20,8 +20,9 @@ both optimizers: what a rerun resumes from), the generators alone for inference 
 ``best.keras``; CycleGAN: ``last_g_ab.keras``, ``last_g_ba.keras``, ``best_g_ab.keras``, ``best_g_ba.keras``;
 A = simulated, B = real), ``history.csv`` and ``state.json`` (written last: the commit point). "best" is
 the lowest validation cycle loss on the ``gan_test`` split for CycleGAN; for pix2pix the lowest mean
-whole-image NRMSE (RMSE / mean) on the training pairs named by ``--val-pairs`` (then left out of training),
-else the lowest training L1 - the STEM test pairs are kept for the benchmark and never choose a checkpoint.
+whole-image NRMSE (RMSE / mean) on the training pairs named by ``--val-pairs`` (then left out of training) and/or
+on simulated pairs of held-out compositions (``--sim-val``; ``--sim-pairs`` adds simulated training pairs of the
+other compositions, ``keras_spm.datasets.stem_sim.write_pairs``), else the lowest training L1 - the STEM test pairs are kept for the benchmark and never choose a checkpoint.
 Rerunning the same command continues after the last finished epoch with the optimizer state and learning-rate
 schedule (the crop stream restarts from a seed derived from the epoch). Learning rate: Adam 2e-4, beta1 0.5,
 constant for the first half of all steps, then linearly to 0 (Zhu et al. 2017; Isola et al. 2017). The
@@ -86,6 +87,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=[],
         help="pix2pix: training-pair indices held out for validation (whole-image NRMSE picks best.keras)",
     )
+    p.add_argument(
+        "--sim-pairs",
+        type=Path,
+        action="append",
+        default=[],
+        help="pix2pix: a keras_spm.datasets.stem_sim.write_pairs folder; its training-composition pairs join the "
+        "real training pairs (held-out compositions are never read from it)",
+    )
+    p.add_argument(
+        "--sim-val",
+        type=Path,
+        action="append",
+        default=[],
+        help="pix2pix: a write_pairs folder of held-out compositions (stem_sim.HELD_OUT_MO_FRACTIONS) for validation",
+    )
     p.add_argument("--data-root", type=Path, default=None, help="afm-exp or stem/pt_mo5 folder (default: shared)")
     p.add_argument("--extra-sim", type=Path, action="append", default=[], help="CycleGAN: more simulated images")
     p.add_argument(
@@ -106,6 +122,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("epochs", "steps_per_epoch", "batch_size", "filters", "d_filters", "val_steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1.")
+    if (args.sim_pairs or args.sim_val) and args.model != "pix2pix":
+        p.error("--sim-pairs / --sim-val are for pix2pix (simulated STEM pairs).")
     if args.val_pairs:
         from keras_spm.datasets.stem_pairs import TRAIN_INDICES
 
@@ -181,9 +199,13 @@ def datasets(args, epoch: int):
     if args.model == "pix2pix":
         from keras_spm.datasets import stem_dataset
 
-        if args.val_pairs:
+        if args.val_pairs or args.sim_pairs:
+            from keras_spm.datasets import stem_sim
+
             train_idx = [i for i in stem_pairs.TRAIN_INDICES if i not in args.val_pairs]
             pairs = [tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in train_idx]
+            for folder in args.sim_pairs:
+                pairs += stem_sim.load_pairs(folder, stem_sim.composition_split()["train"])
             return stem_dataset(batch_size=args.batch_size, crop=args.crop, seed=seed, pairs=pairs), None
         return stem_dataset("train", args.batch_size, args.crop, seed=seed, root=args.data_root), None
     from keras_spm.datasets import afm_style
@@ -228,17 +250,28 @@ def generator_files(model: str, kind: str) -> dict[str, str]:
 
 
 def pix2pix_validator(args, gan):
-    """Mean whole-image NRMSE (RMSE / mean target, [0, 1] units) of the generator on the ``--val-pairs``.
+    """Mean whole-image NRMSE (RMSE / mean target, [0, 1] units) of the generator on the ``--val-pairs``
+    (``val_nrmse``) and on the held-out-composition pairs of ``--sim-val`` (``val_sim_nrmse``); with both,
+    ``val_mean_nrmse`` is their mean. Also the worst per-image mean intensity error of each (``..._mean_err``).
 
     Held-out *training* pairs, so the STEM test pairs never choose the checkpoint; whole images (reflection
     padded to the stride) because the test metric is on whole images and the max normalisation is global.
     """
     import warnings
 
-    from keras_spm.datasets import stem_pairs
+    from keras_spm.datasets import stem_pairs, stem_sim
     from keras_spm.models.gan import translate, unet_generator
 
-    pairs = [tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in args.val_pairs]
+    sets = {}
+    if args.val_pairs:
+        sets["val"] = [
+            tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in args.val_pairs
+        ]
+    if args.sim_val:
+        held_out = stem_sim.composition_split()["held_out"]
+        sets["val_sim"] = [p for folder in args.sim_val for p in stem_sim.load_pairs(folder, held_out)]
+        if not sets["val_sim"]:
+            raise SystemExit(f"--sim-val {args.sim_val}: no pairs of the held-out compositions {held_out} there.")
     anysize = unet_generator(
         (None, None, 1),
         filters=args.filters,
@@ -248,15 +281,21 @@ def pix2pix_validator(args, gan):
         upsampling=args.upsampling,
     )
 
-    def score() -> float:
+    def score() -> dict[str, float]:
         anysize.set_weights(gan.generator.get_weights())
-        errors = []
-        for conv, ms in pairs:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                pred = stem_pairs.from_tanh_range(translate(anysize, stem_pairs.to_tanh_range(conv)))
-            errors.append(stem_pairs.image_metrics(pred, ms)["nrmse_mean"])
-        return float(np.mean(errors))
+        logs = {}
+        for key, pairs in sets.items():
+            metrics = []
+            for conv, ms in pairs:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    pred = stem_pairs.from_tanh_range(translate(anysize, stem_pairs.to_tanh_range(conv)))
+                metrics.append(stem_pairs.image_metrics(pred, ms))
+            logs[f"{key}_nrmse"] = float(np.mean([m["nrmse_mean"] for m in metrics]))
+            logs[f"{key}_mean_err"] = float(np.max([abs(m["mean_intensity_error"]) for m in metrics]))
+        if len(sets) == 2:
+            logs["val_mean_nrmse"] = 0.5 * (logs["val_nrmse"] + logs["val_sim_nrmse"])
+        return logs
 
     return score
 
@@ -265,8 +304,15 @@ def checkpoint_callback(args, gan, state: dict):
     import keras
 
     out = args.out
-    validate = pix2pix_validator(args, gan) if args.model == "pix2pix" and args.val_pairs else None
-    monitor = "val_cycle_loss" if args.model == "cyclegan" else ("val_nrmse" if validate else "l1_loss")
+    validate = pix2pix_validator(args, gan) if args.model == "pix2pix" and (args.val_pairs or args.sim_val) else None
+    if args.model == "cyclegan":
+        monitor = "val_cycle_loss"
+    elif validate is None:
+        monitor = "l1_loss"
+    else:
+        monitor = {(True, False): "val_nrmse", (False, True): "val_sim_nrmse", (True, True): "val_mean_nrmse"}[
+            (bool(args.val_pairs), bool(args.sim_val))
+        ]
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -275,8 +321,9 @@ def checkpoint_callback(args, gan, state: dict):
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
             if validate is not None:
-                logs["val_nrmse"] = validate()
-                print(f" - val_nrmse: {logs['val_nrmse']:.4f}")
+                scores = validate()
+                logs.update(scores)
+                print(" - " + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()))
             _atomic_save(gan, out / "state.weights.h5")
             for attr, name in generator_files(args.model, "last").items():
                 _atomic_save(getattr(gan, attr), out / name)
@@ -323,7 +370,8 @@ def main(argv=None) -> int:
     args = parse_args(argv if argv is not None else sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "verbose"}
-    config["extra_sim"] = [str(p) for p in args.extra_sim]
+    for key in ("extra_sim", "sim_pairs", "sim_val"):
+        config[key] = [str(p) for p in getattr(args, key)]
     state_path = args.out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "config": config}
     saved = {k: v for k, v in state.get("config", {}).items() if k not in ("epochs", "out")}
