@@ -16,7 +16,10 @@ More training pairs for pix2pix than the 20 Pt-Mo5 pairs of ``stem_pairs``, made
   from pure Pt to 60 % Mo down the 100 / 110 / 111 zone axes (decahedra down their 5-fold axis), a held-out split
   by composition (:data:`HELD_OUT_MO_FRACTIONS`, never used for training), and a resumable writer
   (``python -m keras_spm.datasets.stem_sim --out DIR --n 40 --split train``). The :class:`Microscope` defaults are
-  used; the exact probe and detector of Combs et al.'s cl160mm simulations are not checked here.
+  used; the exact probe and detector of Combs et al.'s cl160mm simulations are not checked here. Their scale is:
+  the Pt-Mo5 multislice images' strongest lattice fringe repeats every 22-23 px, i.e. ~0.09-0.10 A/px for the
+  1.96-2.26 A fcc Pt spacings, and the particle fills most of the 228-258 px frame (~2.3 nm); to match it use
+  ``Microscope(scan_sampling=0.1)`` and sizes 6-9, four times the scan positions of the default 0.2 A.
 
 abTEM (Madsen & Susi, Open Res. Europe 1, 24 (2021)) is an optional dependency: ``pip install abtem``.
 A pair costs seconds (PRISM, small particles, 2 free CPU threads) to minutes (multislice, 5 nm particles); a
