@@ -47,7 +47,12 @@ class Bf16Check:
 
 #: zoo name -> layer-name prefixes kept float32 under bf16 besides the output path of :func:`float32_layers`, where
 #: the checks showed that the default left a metric more than 1 % off.
-FLOAT32_PREFIXES: dict[str, tuple[str, ...]] = {}
+FLOAT32_PREFIXES: dict[str, tuple[str, ...]] = {
+    # xyz's z offsets need the stack's slice-to-slice differences: with the first 3D conv in bf16 the mean z error
+    # rose 1.1 % (64 val molecules; keeping the offset head or the whole trunk float32 did not help), with it
+    # float32 +0.3 %
+    "xyz": ("enc_conv3d_1",),
+}
 
 #: zoo name -> verdict of ``benchmarks/precision_checks.py`` (results/precision_checks.json): bf16 vs float32 on
 #: the model's own inputs, its metric within 1 % of float32. Models not listed run float32 under ``auto``.
