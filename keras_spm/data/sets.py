@@ -15,6 +15,9 @@ microscopy*, Sci. Adv. 6, eaay6913, 2020), the zoo trains on two sets:
   still read plain organic molecules, and the NCI ones (drug-like, often aromatic, 5-87 atoms,
   median 26) differ from QM9's (at most 9 heavy atoms). Filter on ``molecule.numbers`` if you
   want heavy atoms in every sample.
+* **planar** (H, C, N, O, F, Cl, Br): larger flat aromatic molecules like the ones users image (2-5 fused rings,
+  aza substitution, substituents, ethynylene-bridged pairs), generated offline by :mod:`keras_spm.data.planar`
+  and embedded like the NCI set; ``only_elements(molecules, LIGHT_ELEMENTS)`` keeps its light-element part.
 
 Both sets drop molecules that cannot fit the AFM scan window (:data:`MAX_DIAMETER`) and
 geometries that are not one connected molecule. Every molecule is centred at its centroid;
@@ -27,6 +30,7 @@ made by ``python -m keras_spm.data.make_subsets``); the full sets are one comman
 
     python -m keras_spm.data.sets build --set light   # 130,831 molecules, ~20 s (0.15 ms each)
     python -m keras_spm.data.sets build --set heavy   # 3,991 molecules, ~90 s (18 ms per source entry)
+    python -m keras_spm.data.sets build --set planar  # 6,000 generated candidates
 
 written to ``$KERAS_SPM_CACHE/sets`` (default ``~/.cache/keras_spm/sets``).
 
@@ -52,11 +56,11 @@ import numpy as np
 
 from ..molecules import HEAVY_ELEMENTS, LIGHT_ELEMENTS, SYMBOLS, Molecule, diameter, fragments, validate
 
-SET_NAMES = ("light", "heavy")
+SET_NAMES = ("light", "heavy", "planar")
 SPLITS = ("train", "val", "test")
 #: Fraction of molecules in each split; cumulative bounds are applied to the id hash.
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
-SET_ELEMENTS = {"light": LIGHT_ELEMENTS, "heavy": HEAVY_ELEMENTS}
+SET_ELEMENTS = {"light": LIGHT_ELEMENTS, "heavy": HEAVY_ELEMENTS, "planar": HEAVY_ELEMENTS}
 
 #: ASD-AFM scan window side (Angstrom), the margin kept free at each edge, and the room taken by
 #: the +-0.5 Angstrom random tip tilt (see keras_spm.sim.afm.SimulationSettings).
@@ -366,7 +370,20 @@ def build_nci(candidate: Candidate) -> Molecule:
 SOURCES: dict[str, tuple[Callable[..., Iterator[Candidate]], Callable[[Candidate], Molecule]]] = {
     "light": (qm9_candidates, build_qm9),
     "heavy": (nci_candidates, build_nci),
+    "planar": (lambda limit=None: _planar_candidates(limit), build_nci),
 }
+
+
+def _planar_candidates(limit: int | None = None) -> Iterator[Candidate]:
+    from .planar import planar_candidates
+
+    return planar_candidates(limit)
+
+
+def only_elements(molecules: list[Molecule], elements: tuple[int, ...]) -> list[Molecule]:
+    """The molecules made only of ``elements`` (e.g. the light-element part of the planar set for a light model)."""
+    allowed = set(elements)
+    return [m for m in molecules if set(m.numbers.tolist()) <= allowed]
 
 
 @dataclass
