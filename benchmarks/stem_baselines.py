@@ -30,7 +30,8 @@ linear and polynomial fits) drives it negative although every other metric impro
 compare with the source's published numbers, not to rank methods.
 ``--val-pairs`` (default 6 14, pix2pix_stem's validation pairs) repeats everything on those pairs with the
 baselines and calibration refitted without them: the split that chooses between model variants.
-Prints a table and writes ``benchmarks/results/stem_baselines.json``.
+Prints a table and writes ``benchmarks/results/stem_baselines.json`` and ``stem_baselines.png`` (test pairs:
+convolution, poly3+blur, each model and the multislice image, and the errors).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def evaluate(predict, test_pairs) -> dict:
     }
 
 
-def compare(train, test, models: dict, calibrate: bool = True) -> tuple[dict, dict, str]:
+def compare(train, test, models: dict, calibrate: bool = True) -> tuple[dict, dict, str, dict]:
     """Baselines fitted on ``train`` and the ``models`` (name -> [0, 1] predictor), all scored on ``test``.
 
     With ``calibrate``, each model also gets a row "+ mean calibration": its output rescaled to the mean that
@@ -186,7 +187,39 @@ def compare(train, test, models: dict, calibrate: bool = True) -> tuple[dict, di
             "at_most_0.85_best_regression": m["nrmse_mean"] <= 0.85 * best_nrmse,
             "mean_intensity_within_5pct": results[name]["max_abs_mean_intensity_error"] <= 0.05,
         }
-    return results, targets, best_name
+    return results, targets, best_name, rows
+
+
+def save_figure(path: Path, test, rows: dict, columns: list[str], titles: list[str]) -> None:
+    """One row per test pair: the chosen methods' images and the multislice image (all / max, one grey scale),
+    then each method's error (prediction - multislice) on a symmetric scale; pixels shown unresampled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_cols = 2 * len(columns) + 1
+    fig, axes = plt.subplots(len(test), n_cols, figsize=(2.1 * n_cols, 2.2 * len(test)), squeeze=False)
+    for r, (conv, ms) in enumerate(test):
+        preds = [rows[c](conv) for c in columns]
+        for c, (img, title) in enumerate(zip([*preds, ms], [*titles, "multislice"], strict=True)):
+            axes[r, c].imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            err = stem_pairs.image_metrics(img, ms)
+            label = (
+                title
+                if img is ms
+                else f"{title}\nRMSE/mean {err['nrmse_mean']:.3f}, mean {err['mean_intensity_error']:+.1%}"
+            )
+            axes[r, c].set_title(label, fontsize=6)
+        for k, (img, title) in enumerate(zip(preds, titles, strict=True)):
+            ax = axes[r, len(columns) + 1 + k]
+            ax.imshow(img - ms, cmap="RdBu_r", vmin=-0.3, vmax=0.3, interpolation="nearest")
+            ax.set_title(f"{title} - multislice", fontsize=6)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
 
 
 def print_table(title: str, results: dict, targets: dict, best_name: str) -> None:
@@ -238,7 +271,7 @@ def main(argv=None) -> dict:
     models = {path.stem: model_predictor(path) for path in args.model}
     calibrate = not args.no_calibration
 
-    results, targets, best_name = compare(train, test, models, calibrate)
+    results, targets, best_name, rows = compare(train, test, models, calibrate)
     print_table(
         f"Pt-Mo5 test pairs {stem_pairs.TEST_INDICES}, fitted on {stem_pairs.TRAIN_INDICES}; images / max",
         results,
@@ -251,7 +284,7 @@ def main(argv=None) -> dict:
         norm = stem_pairs.normalize
         val_train = [tuple(norm(x) for x in stem_pairs.load_pair(i, args.root)) for i in fit_idx]
         val = [tuple(norm(x) for x in stem_pairs.load_pair(i, args.root)) for i in args.val_pairs]
-        v_results, v_targets, v_best = compare(val_train, val, models, calibrate)
+        v_results, v_targets, v_best, _ = compare(val_train, val, models, calibrate)
         print_table(f"validation pairs {args.val_pairs}, fitted on {fit_idx}", v_results, v_targets, v_best)
         splits["val"] = {
             "indices": list(args.val_pairs),
@@ -277,7 +310,10 @@ def main(argv=None) -> dict:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
-    print(f"wrote {args.out}")
+    figure = args.out.with_suffix(".png")
+    columns = ["convolution", "poly3 pixel+blur", *(f"model {name}" for name in models)]
+    save_figure(figure, test, rows, columns, ["convolution", "poly3+blur", *models])
+    print(f"wrote {args.out} and {figure}")
     return out
 
 
