@@ -218,9 +218,24 @@ def float32_layers(model) -> set[str]:
     return keep
 
 
-def model_policies(model) -> dict[str, str]:
-    """Layer name -> dtype policy name of every layer (input layers left out)."""
-    return {layer.name: layer.dtype_policy.name for layer in model.layers if layer.__class__.__name__ != "InputLayer"}
+def _nested(layer) -> bool:
+    """A functional model used as a layer (e.g. a network wrapped by input / output scaling): handled layer by layer."""
+    import keras
+
+    return isinstance(layer, keras.Model) and "output_layers" in layer.get_config()
+
+
+def model_policies(model, prefix: str = "") -> dict[str, str]:
+    """Layer name -> dtype policy name of every layer (input layers left out; ``outer/inner`` in nested models)."""
+    out = {}
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            continue
+        if _nested(layer):
+            out.update(model_policies(layer, f"{prefix}{layer.name}/"))
+        else:
+            out[prefix + layer.name] = layer.dtype_policy.name
+    return out
 
 
 def policy_of(model) -> str:
@@ -228,30 +243,52 @@ def policy_of(model) -> str:
     return "mixed_bfloat16" if "mixed_bfloat16" in model_policies(model).values() else "float32"
 
 
+def _wanted(model, policy: str, keep: tuple[str, ...], prefix: str = "") -> dict[str, str]:
+    """Layer name (as in :func:`model_policies`) -> the policy :func:`with_policy` gives it."""
+    kept = float32_layers(model) if policy == "mixed_bfloat16" else set()
+    out = {}
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            continue
+        if _nested(layer):  # its own inputs and outputs get the same treatment inside
+            out.update(_wanted(layer, policy, keep, f"{prefix}{layer.name}/"))
+            continue
+        name = prefix + layer.name
+        float32 = layer.name in kept or (policy == "mixed_bfloat16" and bool(keep) and layer.name.startswith(keep))
+        out[name] = "float32" if float32 else policy
+    return out
+
+
+def _set_policies(config: dict, wanted: dict[str, str], prefix: str = "") -> None:
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            continue
+        name = layer["config"]["name"]
+        if "output_layers" in layer["config"]:
+            _set_policies(layer["config"], wanted, f"{prefix}{name}/")
+        else:
+            layer["config"]["dtype"] = wanted[prefix + name]
+
+
 def with_policy(model, precision: str | None = "auto", keep: Iterable[str] = ()):
     """``model`` rebuilt under ``resolve(precision)`` with the same weights (the model itself if nothing changes).
 
-    Works on functional models, freshly built or loaded from ``.keras`` (whose layers keep their saved policies).
-    Under ``mixed_bfloat16`` the layers of :func:`float32_layers` stay float32; under ``float32`` every layer is
-    float32 again (e.g. before exporting a bf16-trained checkpoint to the zoo). Layers whose names start with one
-    of ``keep`` stay float32 too (e.g. a whole output head). The result is not compiled.
+    Works on functional models, freshly built or loaded from ``.keras`` (whose layers keep their saved policies),
+    and on functional models nested in them (each with its own float32 inputs and outputs). Under
+    ``mixed_bfloat16`` the layers of :func:`float32_layers` stay float32; under ``float32`` every layer is float32
+    again (e.g. before exporting a bf16-trained checkpoint to the zoo). Layers whose names start with one of
+    ``keep`` stay float32 too (e.g. a whole output head). The result is not compiled.
     """
     import keras
 
     policy = resolve(precision)
-    if not hasattr(model, "get_config") or "layers" not in model.get_config():
+    if not hasattr(model, "get_config") or "output_layers" not in model.get_config():
         raise TypeError(f"with_policy needs a functional Keras model, got {type(model).__name__}.")
-    prefixes = tuple(keep)
-    kept = float32_layers(model) if policy == "mixed_bfloat16" else set()
-    if policy == "mixed_bfloat16":
-        kept |= {name for name in model_policies(model) if prefixes and name.startswith(prefixes)}
-    wanted = {name: ("float32" if name in kept else policy) for name in model_policies(model)}
+    wanted = _wanted(model, policy, tuple(keep))
     if model_policies(model) == wanted:
         return model
     serialized = keras.saving.serialize_keras_object(model)
-    for layer in serialized["config"]["layers"]:
-        if layer["class_name"] != "InputLayer":
-            layer["config"]["dtype"] = wanted[layer["config"]["name"]]
+    _set_policies(serialized["config"], wanted)
     serialized.pop("compile_config", None)
     serialized.pop("build_config", None)
     clone = keras.saving.deserialize_keras_object(serialized)

@@ -110,6 +110,20 @@ def test_output_layers_stay_float32_and_close():
     assert np.corrcoef(np.asarray(out["restored"]).ravel(), x.ravel())[0, 1] > 0.9
 
 
+def test_nested_model_is_converted_inside():
+    inner = tiny_segmenter()
+    inp = keras.Input((16, 16, 1), name="outer_image")
+    scaled = keras.layers.Rescaling(2.0, name="outer_scale")(inp)
+    outer = keras.Model(inp, inner(scaled)["restored"], name="outer")
+    bf16 = P.with_policy(outer, "mixed_bfloat16")
+    policies = P.model_policies(bf16)
+    assert policies["tiny/conv1"] == "mixed_bfloat16"  # the network inside runs bf16 ...
+    assert policies["tiny/correction"] == policies["tiny/scale"] == policies["outer_scale"] == "float32"  # ... ends not
+    x = np.random.default_rng(2).standard_normal((1, 16, 16, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(bf16(x)), np.asarray(outer(x)), atol=0.05)
+    assert set(P.model_policies(P.with_policy(bf16, "float32")).values()) == {"float32"}
+
+
 def test_keep_prefixes_stay_float32():
     bf16 = P.with_policy(tiny_segmenter(), "mixed_bfloat16", keep=("bn", "relu"))
     policies = P.model_policies(bf16)
