@@ -169,3 +169,14 @@ def test_policy_scope_restores_the_global_policy():
         assert policy == "mixed_bfloat16"
         assert keras.layers.Dense(2).compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == before
+
+
+def test_auto_table_names_zoo_models_and_says_why():
+    from keras_spm.zoo import REGISTRY
+
+    assert set(P.BF16_OK) <= set(REGISTRY)
+    assert all(check.reason for check in P.BF16_OK.values())
+    assert set(P.FLOAT32_PREFIXES) <= set(REGISTRY)
+    policy, why = P.inference_policy("effunet_nanoparticles", "auto", flags=NATIVE)
+    assert policy == "float32" and "not faster" in why
+    assert P.inference_policy("dsh_light", "auto", flags=NATIVE)[0] == "mixed_bfloat16"
