@@ -154,12 +154,12 @@ def print_table(title: str, table: dict) -> None:
 
 def print_grouped(title: str, grouped: dict, methods: list[str]) -> None:
     groups = list(next(iter(grouped.values())))
+    width = max(22, *(len(m) + 2 for m in methods))
     print(f"\n{title} (PSNR dB / SSIM)")
-    print(f"{'':32s}" + "".join(f"{m[:21]:>22s}" for m in methods))
+    print(f"{'':32s}" + "".join(f"{m:>{width}s}" for m in methods))
     for g in groups:
-        print(
-            f"{g[:32]:32s}" + "".join(f"{grouped[m][g]['psnr']:13.2f} / {grouped[m][g]['ssim']:.3f}" for m in methods)
-        )
+        cells = (f"{grouped[m][g]['psnr']:.2f} / {grouped[m][g]['ssim']:.3f}" for m in methods)
+        print(f"{g[:32]:32s}" + "".join(f"{c:>{width}s}" for c in cells))
 
 
 def targets(table: dict, models: list[str]) -> dict:

@@ -41,6 +41,8 @@ def model_input(name: str, inputs: dict[str, np.ndarray], preset):
         return stacks if len(stacks) > 1 else stacks[preset.input.tips[0]]
     size = 128 if name == "effunet_nanoparticles" else 64  # effunet's saved input is 128 x 128
     image = np.kron(inputs["image"].astype(np.float32), np.ones((size // 32, size // 32), np.float32))
+    if preset.input.shape[-1] == 2:  # the scale-aware DAE: heights and pixel size, one unit (here 1 px = 0.5)
+        return np.stack([image, np.full_like(image, 0.5)], axis=-1)[None]
     return image[None, :, :, None]
 
 

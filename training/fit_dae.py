@@ -55,6 +55,7 @@ def parse_args(argv) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--p-clean", type=float, default=0.2, help="topography: share of uncorrupted pairs")
     p.add_argument("--workers", type=int, default=1, help="topography: processes making the training pairs")
+    p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument(
         "--pairs", type=Path, default=None, help="pairs cache to share between runs (default: OUT/pairs.npz)"
     )
@@ -154,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         keras.utils.set_random_seed(args.seed)
         model = dae.from_preset(preset)
+        if args.init is not None:
+            model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
+            print(f"initialised from {args.init}", flush=True)
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
         model.compile(
@@ -187,7 +191,22 @@ def main(argv: list[str] | None = None) -> int:
         verbose=2 if not sys.stdout.isatty() else 1,
     )
     print(f"done: {args.out} (best val_loss {state.get('best_val_loss', float('nan')):.4f})")
+    if args.variant == "topography":
+        print(f"wrote {export_raw(args.out)}: best.keras inside its scaling, for training/export_to_zoo.py")
     return 0
+
+
+def export_raw(out: Path) -> Path:
+    """``out/best_raw.keras``: the best checkpoint inside SlopeScale / SlopeUnscale (raw [heights, pixel size] in,
+    heights out; :func:`keras_spm.models.dae.scaling.wrap_raw`), the form the zoo ships; no optimizer state."""
+    import keras
+
+    from keras_spm.models.dae.scaling import wrap_raw
+
+    core = keras.models.load_model(out / "best.keras", compile=False)
+    path = out / "best_raw.keras"
+    wrap_raw(core, name="dae_tip_artifacts").save(path)
+    return path
 
 
 if __name__ == "__main__":

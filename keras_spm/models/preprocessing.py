@@ -142,3 +142,8 @@ LAYERS = {
     "peak_to_tanh": PeakScale,
     "percentiles": PercentileScale,
 }
+
+# the scale-aware tip-artifact DAE scales [heights, pixel size] itself (keras_spm.models.dae.scaling, issue #18)
+from keras_spm.models.dae.scaling import SlopeScale  # noqa: E402
+
+LAYERS["slope_scale"] = SlopeScale

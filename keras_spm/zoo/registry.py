@@ -128,10 +128,10 @@ REGISTRY: dict[str, ZooEntry] = {
     "dae_tip_artifacts": ZooEntry(
         repo_id="keras-spm/dae_tip_artifacts",
         revision=None,
-        sha256="9630a3c3b03429ddf2a9727740ac70aa1740720a79ca84d48353337446ec7aa5",
-        kind="dae.skip_dae",
-        description="Tip-artifact removal (blunt/double tip, noise, scan lines) for SPM height maps: U-Net DAE, use "
-        "keras_spm.models.dae.restore.restore",
+        sha256="2334f74b90261437f7f624f8b9c077522ea75a9f162c8f8ff36f93bcb177f180",
+        kind="dae.topography_dae_raw",
+        description="Tip-artifact removal (blunt/double tip, scan lines, scars) for topographies, scale-aware: heights "
+        "and pixel size in one unit (metres in, metres out); use keras_spm.models.dae.restore.restore(..., pixel_size=)",
     ),
     "effunet_nanoparticles": ZooEntry(
         repo_id="keras-spm/effunet_nanoparticles",
