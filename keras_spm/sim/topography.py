@@ -106,9 +106,9 @@ def _lattice_waves(shape, rng, period_px: float, kind: str) -> np.ndarray:
 
 
 def lattice(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple[np.ndarray, dict]:
-    """Atomic or molecular lattice: period 3-25 px, corrugation 0.5-20 % of the period (sub-A for atoms)."""
+    """Atomic or molecular lattice: period 3-60 px, corrugation 0.5-20 % of the period (sub-A for atoms)."""
     kind = str(rng.choice(["hexagonal", "square", "rectangular"]))
-    period_px = _loguniform(rng, 3.0, 25.0)
+    period_px = _loguniform(rng, 3.0, 60.0)
     corr = period_px * px * _loguniform(rng, 0.005, 0.2)
     z = _lattice_waves(shape, rng, period_px, kind) * corr
     if rng.random() < 0.3:  # vacancies / substitutions: a few atoms missing
@@ -142,10 +142,10 @@ def grating(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tupl
 
 
 def particles(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple[np.ndarray, dict]:
-    """Nanoparticles: caps, Gaussians, faceted pyramids and rods, diameters 3-40 px (log-normal), aspect 0.15-1."""
+    """Nanoparticles: caps, Gaussians, faceted pyramids and rods, diameters 3-60 px (log-normal), aspect 0.15-1."""
     yy, xx = _coords(shape)
     z = np.zeros(shape)
-    d_med = _loguniform(rng, 3.0, 30.0)
+    d_med = _loguniform(rng, 3.0, 50.0)
     coverage = rng.uniform(0.02, 0.3)
     n = int(np.clip(coverage * shape[0] * shape[1] / (np.pi * d_med**2 / 4), 1, 300))
     aspect = rng.uniform(0.15, 1.0)
@@ -225,10 +225,10 @@ def fibres(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple
 
 
 def adsorbates(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple[np.ndarray, dict]:
-    """Adsorbed molecules: one- to four-lobed blobs 4-20 px across, 0.5-3 A high (or 10-40 % of their size if larger)."""
+    """Adsorbed molecules: one- to four-lobed blobs 4-60 px across, 0.5-3 A high (or 10-40 % of their size if larger)."""
     yy, xx = _coords(shape)
     z = np.zeros(shape)
-    size = rng.uniform(4, 20)
+    size = _loguniform(rng, 4.0, 60.0)
     n = int(np.clip(rng.uniform(0.01, 0.25) * shape[0] * shape[1] / size**2, 1, 200))
     lobes = int(rng.integers(1, 5))
     h = max(rng.uniform(0.05e-9, 0.3e-9), 0.0) if size * px < 5e-9 else size * px * rng.uniform(0.1, 0.4)

