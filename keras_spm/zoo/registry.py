@@ -128,7 +128,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dae_tip_artifacts": ZooEntry(
         repo_id="keras-spm/dae_tip_artifacts",
         revision=None,
-        sha256="2334f74b90261437f7f624f8b9c077522ea75a9f162c8f8ff36f93bcb177f180",
+        sha256="a765e686f8e29ec0dfc735490281fb52028cb5e87c47acaad8f646fa09203452",
         kind="dae.topography_dae_raw",
         description="Tip-artifact removal (blunt/double tip, scan lines, scars) for topographies, scale-aware: heights "
         "and pixel size in one unit (metres in, metres out); use keras_spm.models.dae.restore.restore(..., pixel_size=)",
