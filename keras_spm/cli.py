@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         help="AFM: a folder or files of a constant-height .sxm series, a .3ds or .npz stack (TIP=PATH per tip "
-        "for es); topography models: .sxm/.gwy/.npy/.png/.tif images; GANs: .png/.tif/.npy/.txt images; "
+        "for es); topography models: .sxm/.gwy/.ibw/.npy/.png/.tif images; GANs: .png/.tif/.npy/.txt images; "
         "folders and globs run as many inputs",
     )
     p.add_argument("-o", "--out", default="prediction", help="output folder (created)")

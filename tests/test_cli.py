@@ -80,6 +80,15 @@ def test_dae_on_a_gwyddion_file_keeps_its_size_and_unit(shared_data, tmp_path):
     assert np.abs(out["restored"] - out["input"]).mean() < 0.2 * out["input"].std()  # a correction, not a new image
 
 
+def test_dae_on_an_asylum_ibw_scan_reads_its_height_channel(shared_data, tmp_path):
+    scan = shared_data / "spm-topographies" / "IgorIBWReader_P0089OP0027.ibw"
+    result = run(["predict", "dae_tip_artifacts", scan, "-o", tmp_path])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "read channel 'HeightRetrace'" in result.stderr + result.stdout
+    out = np.load(tmp_path / "IgorIBWReader_P0089OP0027_prediction.npz")
+    assert out["restored"].shape == (256, 256) and np.all(np.isfinite(out["restored"]))
+
+
 def test_gans_on_image_files_of_any_size(shared_data, tmp_path):
     stem = shared_data / "stem" / "pt_mo5"
     result = run(["predict", "pix2pix_stem", stem / "Pt_Mo5_convolution_0.npy", stem / "pt_mo5_1_cl160mm_ss.tif",

@@ -2,7 +2,7 @@
 
 * AFM stacks (``afm_stack``): a folder or several files of a constant-height ``.sxm`` series, a ``.3ds`` grid, an
   ``.npz`` stack, or an array already on the model's grid;
-* topographies (``topography``): one height image: ``.sxm`` (channel ``Z`` by default), ``.gwy``, ``.npy``,
+* topographies (``topography``): one height image: ``.sxm`` (channel ``Z`` by default), ``.gwy``, ``.ibw``, ``.npy``,
   ``.png`` / ``.tif``, ``.txt``; :func:`level` removes a plane or line offsets first;
 * images (``image``): ``.png``, ``.tif``, ``.npy``, ``.txt`` matrices, or a folder of them.
 
@@ -21,7 +21,7 @@ import numpy as np
 #: input kind -> file extensions it reads (a folder is expanded to these)
 EXTENSIONS = {
     "afm_stack": (".sxm", ".3ds", ".npz"),
-    "topography": (".sxm", ".gwy", ".npy", ".png", ".tif", ".tiff", ".txt"),
+    "topography": (".sxm", ".gwy", ".ibw", ".npy", ".png", ".tif", ".tiff", ".txt"),
     "image": (".png", ".tif", ".tiff", ".npy", ".txt"),
 }
 LEVELS = ("plane", "lines", "none")
@@ -164,8 +164,10 @@ def read_topography(path: Path, channel: str | None, pixel_size: float | None) -
 
     suffix = path.suffix.lower()
     notes = []
-    if suffix in (".sxm", ".gwy"):
-        image = io.read_sxm(path, channel or "Z") if suffix == ".sxm" else io.read_gwy(path, channel)
+    if suffix in (".sxm", ".gwy", ".ibw"):
+        # .sxm: channel Z; .gwy: the first channel; .ibw (Asylum): the first, HeightRetrace on their scans
+        readers = {".sxm": lambda: io.read_sxm(path, channel or "Z"), ".gwy": lambda: io.read_gwy(path, channel)}
+        image = readers.get(suffix, lambda: io.read_ibw(path, channel))()
         data = np.asarray(image.data, dtype=np.float64)
         unit = image.unit or ""
         if unit == "m":
@@ -188,7 +190,8 @@ def read_topography(path: Path, channel: str | None, pixel_size: float | None) -
         notes.append(f"read {path.name}: {data.shape[0]}x{data.shape[1]} px")
         if pixel_size is not None:
             notes.append(f"pixel size {pixel_size:.4g} nm as given")
-    return Topography(data, pixel_size, unit, str(path), notes, line_axis=0 if suffix in (".sxm", ".gwy") else 1)
+    line_axis = 0 if suffix in (".sxm", ".gwy", ".ibw") else 1
+    return Topography(data, pixel_size, unit, str(path), notes, line_axis=line_axis)
 
 
 def level(image: np.ndarray, mode: str = "plane", line_axis: int = 0) -> tuple[np.ndarray, str]:

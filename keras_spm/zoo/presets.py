@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 #: What a model takes, as :func:`keras_spm.predict` and ``keras-spm predict`` read it.
 INPUT_KINDS = {
     "afm_stack": "constant-height df(z) stack (x, y, slices), slice 0 farthest: .sxm series or folder, .3ds, .npz",
-    "topography": "one height image (x, y): .sxm (Z channel), .gwy, .npy, .png/.tif",
+    "topography": "one height image (x, y): .sxm (Z channel), .gwy, .ibw (Asylum), .npy, .png/.tif",
     "image": "one image (H, W) of any size: .png, .tif, .npy, .txt matrix",
 }
 #: Post-processing steps of :func:`keras_spm.predict`.
