@@ -136,7 +136,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "effunet_nanoparticles": ZooEntry(
         repo_id="keras-spm/effunet_nanoparticles",
         revision=None,
-        sha256="a16fc2f9cb3bd5422e95650cb62ca56e7b349f1df41620e450272f70c00f5b57",
+        sha256="fd99f37a6a088aeaf846d55bd3246d903cd60695c28024e0b532f59f5e35e950",
         kind="effunet.efficientnet_unet",
         description="Inside/border/background segmentation of nanoparticles in STM topographs (EfficientNet-B0-half "
         "U-Net, 128 px crops; watershed via keras_spm.models.effunet.segment_particles)",
