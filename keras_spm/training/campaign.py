@@ -212,11 +212,13 @@ def plot_campaign(name: str, log_dir: Path) -> Path | None:
 # ---- the campaign -----------------------------------------------------------------------------------------------
 
 
-def start_producers(run: Path, cm: CampaignModel, n: int, capacity: int, seed: int, threads: int) -> list:
-    """Producer processes filling ``run/buffer`` (their own sessions, ended with the campaign)."""
+def start_producers(
+    run: Path, cm: CampaignModel, n: int, capacity: int, seed: int, threads: int, only: int | None = None
+) -> list:
+    """Producer processes filling ``run/buffer`` (their own sessions, ended with the campaign); ``only``: shard k."""
     env = dict(os.environ, CL_CONFIG_CPU_TBB_NUM_WORKERS=str(threads), POCL_MAX_PTHREAD_COUNT=str(threads))
     procs = []
-    for k in range(n):
+    for k in range(n) if only is None else [only]:
         cmd = [
             sys.executable,
             "-m",
@@ -363,8 +365,18 @@ def run_campaign(args: argparse.Namespace) -> int:
         def gate():
             # Wait for fresh molecules once every simulated sample was drawn --replay-ratio times on average.
             while drawn["n"] > args.replay_ratio * max(buffer.molecules_simulated(), args.batch_size):
+                supervise()
                 time.sleep(0.5)
             drawn["n"] += 1
+
+        def supervise():
+            # A producer that died (a crash, a stray kill) is restarted: without it the trainer would wait forever.
+            for k, proc in enumerate(producers):
+                if proc.poll() is not None:
+                    print(f"producer {k} exited ({proc.returncode}); restarting it", file=sys.stderr, flush=True)
+                    producers[k] = start_producers(
+                        run, cm, args.producers, args.capacity, args.seed, args.producer_threads, only=k
+                    )[0]
 
         drawn["n"] = min(int(state["samples_trained"]), int(args.replay_ratio * made_at_start))  # no free burst
         ds = train_dataset(cm, buffer, args.batch_size, args.seed + int(state["samples_trained"]), gate)
@@ -373,6 +385,7 @@ def run_campaign(args: argparse.Namespace) -> int:
             started = time.monotonic()
             budget = min(args.eval_minutes * 60, deadline - started)
             stopper = _TimeLimit(budget)
+            supervise()
             model.fit(ds, epochs=1, steps_per_epoch=10**9, callbacks=[stopper], verbose=2 if args.verbose else 0)
             state["samples_trained"] += stopper.batches * args.batch_size
             state["hours"] += (time.monotonic() - started) / 3600
