@@ -69,6 +69,8 @@ class AFMSampleStream:
         self.epoch = 0
         self._pool = None
         self._local = None
+        self._running = None  # the pool's pass, kept open across epochs
+        self._cursor = None  # (epoch, samples given) the running pass is at
 
     def tasks(self, epoch: int):
         order = np.arange(len(self.molecules))
@@ -86,7 +88,22 @@ class AFMSampleStream:
             return
         if self._pool is None:
             self._pool = WorkerPool(self.spec, self.workers)
-        yield from self._pool.map(self.tasks(epoch))
+        # One pass of the pool runs on from epoch to epoch, so the workers start the next epoch's samples while the
+        # last ones of this epoch are still being consumed: no idle workers at every epoch boundary. An epoch that
+        # was abandoned part-way (or a jump in epochs) starts a fresh pass, so epoch e always gets its own samples.
+        if self._cursor != (epoch, 0):
+            if self._running is not None:
+                self._running.close()
+            self._running = self._pool.map(self._tasks_from(epoch))
+        self._cursor = (epoch, None)
+        for _ in range(len(self.molecules)):
+            yield next(self._running)
+        self._cursor = (epoch + 1 if self.vary_epochs else epoch, 0)
+
+    def _tasks_from(self, epoch: int):
+        while True:
+            yield from self.tasks(epoch)
+            epoch += self.vary_epochs
 
     def __call__(self):
         """Generator of one epoch of flat ``(x..., y...)`` tuples for ``tf.data.Dataset.from_generator``."""
@@ -96,6 +113,10 @@ class AFMSampleStream:
             yield tuple(xs[t] for t in self.spec.tips) + tuple(ys[d] for d in self.spec.descriptors)
 
     def close(self):
+        if self._running is not None:
+            self._running.close()
+            self._running = None
+            self._cursor = None
         if self._pool is not None:
             self._pool.close()
             self._pool = None
