@@ -37,6 +37,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,7 +293,8 @@ def train_dataset(cm: CampaignModel, buffer: ReplayBuffer, batch_size: int, seed
 
     def generator():
         for xs, ys in draws:
-            gate()
+            if not gate():
+                return
             yield tuple(xs[t] for t in cm.tips) + tuple(ys[d] for d in cm.descriptors)
 
     from ..sim.afm import ASD_AFM
@@ -327,6 +329,7 @@ def run_campaign(args: argparse.Namespace) -> int:
 
     # OpenCL (producers, validation simulation) runs in child processes; TensorFlow only here.
     producers = start_producers(run, cm, args.producers, args.capacity, args.seed, args.producer_threads)
+    stopping = threading.Event()
     try:
         xs_val, ys_val = validation_set(run, cm, args.val_molecules)
         import keras
@@ -365,12 +368,17 @@ def run_campaign(args: argparse.Namespace) -> int:
         def gate():
             # Wait for fresh molecules once every simulated sample was drawn --replay-ratio times on average.
             while drawn["n"] > args.replay_ratio * max(buffer.molecules_simulated(), args.batch_size):
+                if stopping.is_set():  # the campaign is over: let the data thread end instead of waiting forever
+                    return False
                 supervise()
                 time.sleep(0.5)
             drawn["n"] += 1
+            return True
 
         def supervise():
             # A producer that died (a crash, a stray kill) is restarted: without it the trainer would wait forever.
+            if stopping.is_set():
+                return
             for k, proc in enumerate(producers):
                 if proc.poll() is not None:
                     print(f"producer {k} exited ({proc.returncode}); restarting it", file=sys.stderr, flush=True)
@@ -405,6 +413,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 flush=True,
             )
     finally:
+        stopping.set()
         stop_producers(producers)
     if not args.no_promote:
         promote(cm, run, log_dir, args.lr)
