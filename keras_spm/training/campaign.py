@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -283,35 +284,73 @@ def initial_model(cm: CampaignModel, init: Path | None, lr: float):
     return model
 
 
-def train_dataset(cm: CampaignModel, buffer: ReplayBuffer, batch_size: int, seed: int, gate):
-    """Endless batches of augmented draws from the buffer; ``gate()`` is called before each draw (throttling)."""
-    import tensorflow as tf
+class BatchFeeder:
+    """Augmented batches drawn from the replay buffer by a daemon thread, ``ahead`` batches in advance.
 
-    from ..data.augment import AUGMENTATIONS
+    A plain Python thread and queue rather than ``tf.data.Dataset.from_generator``: a generator waiting on the
+    replay ratio inside tf.data deadlocked the interpreter at exit (the iterator's destructor holds the GIL while
+    it waits for the generator call that needs it). A daemon thread cannot hold the process up.
+    """
 
-    draws = iterate(buffer, AUGMENTATIONS[cm.augmentation], seed)
+    def __init__(self, cm: CampaignModel, buffer: ReplayBuffer, batch_size: int, seed: int, gate, ahead: int = 4):
+        from ..data.augment import AUGMENTATIONS
 
-    def generator():
-        for xs, ys in draws:
-            if not gate():
-                return
-            yield tuple(xs[t] for t in cm.tips) + tuple(ys[d] for d in cm.descriptors)
+        self.cm, self.batch_size, self.gate = cm, batch_size, gate
+        self.draws = iterate(buffer, AUGMENTATIONS[cm.augmentation], seed)
+        self.batches: queue.Queue = queue.Queue(maxsize=ahead)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._fill, name="campaign-batches", daemon=True)
+        self.thread.start()
 
-    from ..sim.afm import ASD_AFM
+    def _fill(self) -> None:
+        try:
+            while True:
+                samples = []
+                for xs, ys in self.draws:
+                    if not self.gate():
+                        return
+                    samples.append((xs, ys))
+                    if len(samples) == self.batch_size:
+                        break
+                self.batches.put(self._collate(samples))
+        except BaseException as error:  # surfaced in the trainer by next()
+            self.error = error
 
-    shape = {"xyz": (16, 16, 4)}
-    signature = tuple(tf.TensorSpec(ASD_AFM.image_shape, tf.float32) for _ in cm.tips) + tuple(
-        tf.TensorSpec(shape.get(d, (128, 128)), tf.float32) for d in cm.descriptors
-    )
-    n = len(cm.tips)
+    def _collate(self, samples: list) -> tuple:
+        cm = self.cm
+        xs = {t: np.stack([s[0][t] for s in samples]).astype(np.float32) for t in cm.tips}
+        ys = {d: np.stack([s[1][d] for s in samples]).astype(np.float32) for d in cm.descriptors}
+        x = xs[cm.tips[0]] if len(cm.tips) == 1 else xs
+        y = {"xyz_class": ys["xyz"], "xyz_offset": ys["xyz"]} if cm.targets == "xyz" else ys
+        return x, y
 
-    def structure(*flat):
-        x = flat[0] if n == 1 else {t: flat[i] for i, t in enumerate(cm.tips)}
-        ys = {d: flat[n + i] for i, d in enumerate(cm.descriptors)}
-        return x, ({"xyz_class": ys["xyz"], "xyz_offset": ys["xyz"]} if cm.targets == "xyz" else ys)
+    def next(self, timeout: float) -> tuple | None:
+        """The next batch, or ``None`` if none came within ``timeout`` seconds (the trainer waits on producers)."""
+        try:
+            return self.batches.get(timeout=timeout)
+        except queue.Empty:
+            if self.error is not None:
+                raise RuntimeError(f"the batch thread failed: {self.error!r}") from self.error
+            return None
 
-    ds = tf.data.Dataset.from_generator(generator, output_signature=signature)
-    return ds.map(structure).batch(batch_size).prefetch(2)
+
+def train_for(model, feeder: BatchFeeder, seconds: float, supervise, verbose: bool = False) -> int:
+    """Train batch by batch for ``seconds`` of wall time; returns the number of batches trained."""
+    import keras
+
+    deadline = time.monotonic() + seconds
+    progress = keras.utils.Progbar(None, unit_name="batch") if verbose else None
+    batches = 0
+    while time.monotonic() < deadline:
+        batch = feeder.next(timeout=min(2.0, max(0.05, deadline - time.monotonic())))
+        if batch is None:
+            supervise()
+            continue
+        logs = model.train_on_batch(*batch, return_dict=True)
+        batches += 1
+        if progress is not None:
+            progress.update(batches, [(k, float(v)) for k, v in logs.items()])
+    return batches
 
 
 def run_campaign(args: argparse.Namespace) -> int:
@@ -370,8 +409,7 @@ def run_campaign(args: argparse.Namespace) -> int:
             while drawn["n"] > args.replay_ratio * max(buffer.molecules_simulated(), args.batch_size):
                 if stopping.is_set():  # the campaign is over: let the data thread end instead of waiting forever
                     return False
-                supervise()
-                time.sleep(0.5)
+                time.sleep(0.5)  # the trainer's thread restarts dead producers while it waits for batches
             drawn["n"] += 1
             return True
 
@@ -387,15 +425,13 @@ def run_campaign(args: argparse.Namespace) -> int:
                     )[0]
 
         drawn["n"] = min(int(state["samples_trained"]), int(args.replay_ratio * made_at_start))  # no free burst
-        ds = train_dataset(cm, buffer, args.batch_size, args.seed + int(state["samples_trained"]), gate)
+        feeder = BatchFeeder(cm, buffer, args.batch_size, args.seed + int(state["samples_trained"]), gate)
         deadline = time.monotonic() + args.hours * 3600
         while time.monotonic() < deadline:
             started = time.monotonic()
-            budget = min(args.eval_minutes * 60, deadline - started)
-            stopper = _TimeLimit(budget)
             supervise()
-            model.fit(ds, epochs=1, steps_per_epoch=10**9, callbacks=[stopper], verbose=2 if args.verbose else 0)
-            state["samples_trained"] += stopper.batches * args.batch_size
+            batches = train_for(model, feeder, min(args.eval_minutes * 60, deadline - started), supervise, args.verbose)
+            state["samples_trained"] += batches * args.batch_size
             state["hours"] += (time.monotonic() - started) / 3600
             metrics = evaluate(model, cm, xs_val, ys_val)
             save_model_atomically(model, run / "last.keras")
@@ -418,26 +454,6 @@ def run_campaign(args: argparse.Namespace) -> int:
     if not args.no_promote:
         promote(cm, run, log_dir, args.lr)
     return 0
-
-
-class _TimeLimit:
-    """A Keras callback ending ``fit`` after ``seconds`` and counting the batches trained."""
-
-    def __new__(cls, seconds: float):
-        import keras
-
-        class TimeLimit(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.deadline = time.monotonic() + seconds
-                self.batches = 0
-
-            def on_train_batch_end(self, batch, logs=None):
-                self.batches += 1
-                if time.monotonic() > self.deadline:
-                    self.model.stop_training = True
-
-        return TimeLimit()
 
 
 def log_row(cm: CampaignModel, state: dict, log_dir: Path, values: dict) -> None:
