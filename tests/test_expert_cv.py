@@ -1,16 +1,11 @@
 """benchmarks/afm_style_expert_cv.py: folds that never leak a series, and a tiny end-to-end run on the shared images."""
 
 import json
-import sys
-from pathlib import Path
 
+import afm_style_expert_cv as cv
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import afm_style_expert_cv as cv  # noqa: E402
-
-from keras_spm.datasets.afm_style import series_name, split_paths  # noqa: E402
+from keras_spm.datasets.afm_style import series_name, split_paths
 
 
 def test_folds_hold_out_each_real_series_once_and_never_leak_a_series(shared_data):

@@ -70,7 +70,6 @@ def test_resume_after_kill_continues_with_optimizer_state(tmp_path):
 
 
 def test_loss_weights_override_and_bad_names(tmp_path):
-    sys.path.insert(0, str(ROOT / "training"))
     import fit
 
     assert fit.parse_loss_weights("dsh", "disks=60") == {"loss_weights": {"disks": 60.0, "spheres": 0.3, "height": 0.2}}
@@ -83,7 +82,6 @@ def test_loss_weights_override_and_bad_names(tmp_path):
 
 
 def test_train_only_freezes_the_other_layers():
-    sys.path.insert(0, str(ROOT / "training"))
     import fit
 
     from keras_spm.models import afm
@@ -98,8 +96,7 @@ def test_train_only_freezes_the_other_layers():
 
 
 def test_cosine_schedule_values_and_run(tmp_path):
-    sys.path.insert(0, str(ROOT / "training"))
-    from fit import cosine_lr
+    from keras_spm.training.callbacks import cosine_lr
 
     assert cosine_lr(0, 10, 1e-3) == pytest.approx(1e-3)
     assert cosine_lr(9, 10, 1e-3) == pytest.approx(1e-5)
@@ -119,7 +116,6 @@ def test_cosine_schedule_values_and_run(tmp_path):
 
 
 def test_augmentation_defaults_per_model_and_override(tmp_path):
-    sys.path.insert(0, str(ROOT / "training"))
     import fit
 
     from keras_spm.data.augment import AUGMENTATIONS

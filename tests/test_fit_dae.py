@@ -2,17 +2,15 @@
 
 import csv
 import json
-import sys
 from pathlib import Path
 
+import fit_dae
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
-sys.path.insert(0, str(ROOT / "training"))
 
-import fit_dae  # noqa: E402
 
 TINY = ["--model", "dae", "--variant", "compact", "--patch", "32", "--train-pairs", "16", "--val-pairs", "4",
         "--batch-size", "4", "--steps-per-epoch", "2"]  # fmt: skip

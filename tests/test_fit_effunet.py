@@ -2,15 +2,13 @@
 
 import csv
 import json
-import sys
 from pathlib import Path
 
+import fit_effunet
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "training"))
 
-import fit_effunet  # noqa: E402
 
 TINY = ["--model", "effunet", "--backbone", "b0_half", "--decoder-filters", "16,16,8,8,8", "--image-size", "64",
         "--crop", "64", "--train-images", "4", "--val-images", "1", "--batch-size", "2", "--steps-per-epoch", "1"]  # fmt: skip

@@ -2,15 +2,11 @@
 
 import csv
 import json
-import sys
 from pathlib import Path
 
+import fit_gan
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-
-import fit_gan  # noqa: E402
 
 TINY_P2P = ["--filters", "4", "--num-downs", "5", "--d-filters", "4", "--d-layers", "2", "--crop", "32"]
 TINY_CYC = ["--filters", "4", "--n-blocks", "1", "--d-filters", "4", "--d-layers", "2", "--crop", "32"]

@@ -29,14 +29,15 @@ and the smallest over the workers either way (the training data repeat, so no wo
 from __future__ import annotations
 
 import argparse
-import csv
+import importlib.util
 import json
-import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from keras_spm.training.callbacks import cosine_lr_callback, epoch_checkpoint
+from keras_spm.training.runs import save_model_atomically
 
 
 @dataclass(frozen=True)
@@ -250,78 +251,6 @@ def _num_samples(ds) -> int | None:
     return None if molecules is None else len(molecules)
 
 
-def save_atomically(model, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
-def cosine_lr(epoch: int, epochs: int, lr: float, final_fraction: float = 0.01) -> float:
-    """Learning rate of ``epoch`` (0-based): ``lr`` at the first, ``final_fraction * lr`` at the last of ``epochs``."""
-    t = epoch / max(epochs - 1, 1)
-    return lr * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
-
-
-def make_lr_callback(lr: float, epochs: int):
-    """Sets the optimizer's learning rate at each epoch's start from the epoch index (so resuming is exact)."""
-    import keras
-
-    class CosineLR(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.model.optimizer.learning_rate.assign(cosine_lr(epoch, epochs, lr))
-
-    return CosineLR()
-
-
-def make_checkpoint_callback(out: Path, state: dict, chief: bool):
-    import keras
-
-    class Checkpoint(keras.callbacks.Callback):
-        """After each epoch: last.keras, best.keras, history row, then state.json (the commit point)."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if not chief:
-                return
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            save_atomically(self.model, out / "last.keras")
-            val = logs.get("val_loss", logs.get("loss"))
-            if val is not None and val < state.get("best_val_loss", float("inf")):
-                state["best_val_loss"] = val
-                state["best_epoch"] = epoch + 1
-                save_atomically(self.model, out / "best.keras")
-            history = out / "history.csv"
-            row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._start, 2), **logs}
-            rows = [r for r in _read_history(history) if int(r["epoch"]) < epoch + 1] + [row]
-            keys = list(dict.fromkeys(k for r in rows for k in r))
-            tmp = history.with_suffix(".tmp")
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=keys)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, history)
-            state["epoch"] = epoch + 1
-            state["wall_seconds"] = state.get("wall_seconds", 0.0) + row["seconds"]
-            write_json(out / "state.json", state)
-
-    return Checkpoint()
-
-
-def _read_history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def all_reduce_sum(strategy, make) -> list:
     """Sum over all replicas of all workers of ``make(replica_id)``, a list of float64 tensors.
 
@@ -502,8 +431,10 @@ def run_other_family(argv: list[str]) -> int | None:
     model = pre.parse_known_args(argv)[0].model
     if model not in OTHER_FAMILIES:
         return None
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    module = __import__(OTHER_FAMILIES[model])
+    path = Path(__file__).resolve().parent / f"{OTHER_FAMILIES[model]}.py"
+    spec = importlib.util.spec_from_file_location(OTHER_FAMILIES[model], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module.main(argv)
 
 
@@ -563,9 +494,9 @@ def main(argv=None) -> int:
     train, val, streams, (n_train, n_val) = datasets(
         args, recipe, args.seed + 1000 * task, per_replica_batch, task, n_workers
     )
-    callbacks = [make_checkpoint_callback(out, state, chief)]
+    callbacks = [epoch_checkpoint(out, state, chief=chief)]
     if args.lr_schedule == "cosine":
-        callbacks.insert(0, make_lr_callback(args.lr, args.epochs))
+        callbacks.insert(0, cosine_lr_callback(args.lr, args.epochs))
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), update_freq="epoch"))
     verbose = 1 if sys.stdout.isatty() else 2
@@ -617,7 +548,7 @@ def main(argv=None) -> int:
                 verbose=verbose,
             )
             if not chief:  # this worker's copy, to check that all workers ended with the same weights
-                save_atomically(model, out / "last.keras")
+                save_model_atomically(model, out / "last.keras")
             # Leave together: a worker that exits while the chief still writes makes it log errors.
             barrier(strategy)
     finally:
@@ -626,7 +557,7 @@ def main(argv=None) -> int:
                 stream.close()
     if chief:
         print(
-            f"done: {state['epoch']} epochs, best val_loss {state.get('best_val_loss', float('nan')):.4g} "
+            f"done: {state['epoch']} epochs, best {state.get('monitor')} {state.get('best', float('nan')):.4g} "
             f"at epoch {state.get('best_epoch')}; checkpoints in {out}"
         )
     return 0

@@ -136,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
     import tensorflow as tf
-    from fit import make_checkpoint_callback, write_json
 
     from keras_spm.models import dae
+    from keras_spm.training.callbacks import epoch_checkpoint, time_limit
+    from keras_spm.training.runs import write_json
 
     x, y, vx, vy = load_pairs(args)
     preset = VARIANTS[args.variant]
@@ -173,24 +174,16 @@ def main(argv: list[str] | None = None) -> int:
         .prefetch(2)
     )
     val = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(args.batch_size)
-    started = time.perf_counter()
-
-    class TimeLimit(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if args.time_limit is not None and time.perf_counter() - started > 60 * args.time_limit:
-                print(f"time limit of {args.time_limit} min reached after epoch {epoch + 1}", flush=True)
-                self.model.stop_training = True
-
     model.fit(
         ds,
         validation_data=val,
         epochs=args.epochs,
         initial_epoch=epoch0,
         steps_per_epoch=steps,
-        callbacks=[make_checkpoint_callback(args.out, state, True), TimeLimit()],
+        callbacks=[time_limit(args.time_limit), epoch_checkpoint(args.out, state)],
         verbose=2 if not sys.stdout.isatty() else 1,
     )
-    print(f"done: {args.out} (best val_loss {state.get('best_val_loss', float('nan')):.4f})")
+    print(f"done: {args.out} (best {state.get('monitor')} {state.get('best', float('nan')):.4f})")
     if args.variant == "topography":
         print(f"wrote {export_raw(args.out)}: best.keras inside its scaling, for training/export_to_zoo.py")
     return 0
@@ -210,5 +203,4 @@ def export_raw(out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

@@ -118,9 +118,10 @@ def datasets(args, x, c, vx, vc, epoch0: int):
 def run_stage(args, stage: int, x, c, vx, vc, init=None) -> Path:
     """Train one stage into ``--out/stage<stage>``; returns that folder (resumes if it has a state)."""
     import keras
-    from fit import make_checkpoint_callback, write_json
 
     from keras_spm.models.effunet import BorderWeightedLoss, FocalDiceLoss, efficientnet_unet
+    from keras_spm.training.callbacks import epoch_checkpoint, time_limit
+    from keras_spm.training.runs import write_json
 
     out = args.out / f"stage{stage}"
     out.mkdir(parents=True, exist_ok=True)
@@ -153,22 +154,13 @@ def run_stage(args, stage: int, x, c, vx, vc, init=None) -> Path:
         state = {"stage": stage, "backbone": args.backbone, "params": model.count_params()}
         write_json(state_path, state)
     train, val = datasets(args, x, c, vx, vc, epoch0)
-    started = time.perf_counter()
-
-    class TimeLimit(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if args.time_limit is not None and time.perf_counter() - started > 60 * args.time_limit:
-                print(f"stage {stage}: time limit of {args.time_limit} min reached after epoch {epoch + 1}", flush=True)
-                self.model.stop_training = True
-                state["stopped"] = True  # written with the epoch's state.json by the checkpoint callback
-
     model.fit(
         train,
         validation_data=val,
         epochs=epochs,
         initial_epoch=epoch0,
         steps_per_epoch=steps,
-        callbacks=[TimeLimit(), make_checkpoint_callback(out, state, True)],
+        callbacks=[time_limit(args.time_limit, state, f"stage {stage}: "), epoch_checkpoint(out, state)],
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return out
@@ -186,5 +178,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

@@ -33,14 +33,14 @@ schedule is recomputed from ``--epochs``, so a rerun with more epochs is a warm 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from keras_spm.training.callbacks import epoch_checkpoint
+from keras_spm.training.runs import save_model_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -220,28 +220,6 @@ def datasets(args, epoch: int):
     )
 
 
-def _atomic_save(model, path: Path) -> None:
-    tmp = path.with_name(path.name.replace(".keras", ".tmp.keras").replace(".weights.h5", ".tmp.weights.h5"))
-    if path.name.endswith(".weights.h5"):
-        model.save_weights(tmp)
-    else:
-        model.save(tmp)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
-def _read_history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def generator_files(model: str, kind: str) -> dict[str, str]:
     """File names of the saved generators: ``kind`` is "last" or "best"."""
     if model == "pix2pix":
@@ -301,9 +279,6 @@ def pix2pix_validator(args, gan):
 
 
 def checkpoint_callback(args, gan, state: dict):
-    import keras
-
-    out = args.out
     validate = pix2pix_validator(args, gan) if args.model == "pix2pix" and (args.val_pairs or args.sim_val) else None
     if args.model == "cyclegan":
         monitor = "val_cycle_loss"
@@ -314,39 +289,13 @@ def checkpoint_callback(args, gan, state: dict):
             (bool(args.val_pairs), bool(args.sim_val))
         ]
 
-    class Checkpoint(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
+    def save(model, out: Path, kind: str) -> None:
+        if kind == "last":  # the whole GAN with its optimizers, to resume
+            save_model_atomically(model, out / "state.weights.h5")
+        for attr, name in generator_files(args.model, kind).items():
+            save_model_atomically(getattr(model, attr), out / name)
 
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            if validate is not None:
-                scores = validate()
-                logs.update(scores)
-                print(" - " + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()))
-            _atomic_save(gan, out / "state.weights.h5")
-            for attr, name in generator_files(args.model, "last").items():
-                _atomic_save(getattr(gan, attr), out / name)
-            score = logs.get(monitor)
-            if score is not None and score < state.get("best", float("inf")):
-                state.update(best=score, best_epoch=epoch + 1, monitor=monitor)
-                for attr, name in generator_files(args.model, "best").items():
-                    _atomic_save(getattr(gan, attr), out / name)
-            row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._start, 2), **logs}
-            history = out / "history.csv"
-            rows = [r for r in _read_history(history) if int(r["epoch"]) < epoch + 1] + [row]
-            keys = list(dict.fromkeys(k for r in rows for k in r))
-            tmp = history.with_suffix(".tmp")
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=keys)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, history)
-            state["epoch"] = epoch + 1
-            state["wall_seconds"] = state.get("wall_seconds", 0.0) + row["seconds"]
-            _write_json(out / "state.json", state)
-
-    return Checkpoint()
+    return epoch_checkpoint(args.out, state, monitor=monitor, save=save, validate=validate)
 
 
 def init_networks(gan, args) -> None:

@@ -29,10 +29,14 @@ def read_json(path: Path, default: dict | None = None) -> dict:
 
 
 def save_model_atomically(model, path: Path) -> None:
-    """``model.save(path)`` through a temporary ``.tmp.keras`` file in the same folder."""
+    """``model.save(path)`` (``model.save_weights`` for a ``.weights.h5`` path) through a temporary file beside it."""
     path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
+    if path.name.endswith(".weights.h5"):
+        tmp = path.with_name(path.name[: -len(".weights.h5")] + ".tmp.weights.h5")
+        model.save_weights(tmp)
+    else:
+        tmp = path.with_name(path.stem + ".tmp.keras")
+        model.save(tmp)
     os.replace(tmp, path)
 
 
