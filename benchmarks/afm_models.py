@@ -9,7 +9,7 @@
 
 Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
-training; labels in the image frame, ``--nominal-labels`` for the older convention) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
+training; labels in the image frame, ``--label-frame nominal`` for the older convention) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
 preprocessing (per-slice standardisation, no noise; ``--noise 0.1`` adds the training noise,
 seeded, the same for every model; ``--test-augmentation asd-afm`` applies that whole training recipe, as
 ASD-AFM's own test evaluation did). Reports per-map MSE, SSIM and Pearson r (DSH, ES), the ES map's sign agreement, and xyz precision / recall / position errors at
@@ -42,12 +42,12 @@ def kind_spec(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def test_stacks(
-    kind: str, set_name: str = "light", n: int = 30, seed: int = 2020, nominal_labels: bool = False
+    kind: str, set_name: str = "light", n: int = 30, seed: int = 2020, label_frame: str = "image"
 ) -> tuple[dict, dict, list[str]]:
     """Simulated test data for ``kind``: ({tip: (n,128,128,10)}, {descriptor: ...}, names); cached on disk.
 
     Labels are in the image frame (they follow the random tip tilt, see ``keras_spm.descriptors``) unless
-    ``nominal_labels`` (the convention before 2026-11-22); the stacks are the same either way.
+    ``label_frame="nominal"`` (the convention before 2026-11-22); the stacks are the same either way.
     """
     from dataclasses import replace
 
@@ -56,14 +56,13 @@ def test_stacks(
     from keras_spm.sim.afm import ASD_AFM
 
     tips, descriptors = kind_spec(kind)
-    frame = "nominal" if nominal_labels else "img"
-    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}-{frame}.npz"
+    path = cache_dir().parent / "bench" / f"{set_name}-test-{n}-{kind}-{seed}-{label_frame}.npz"
     if path.exists():
         data = np.load(path)
         return ({t: data[f"x_{t}"] for t in tips}, {d: data[f"y_{d}"] for d in descriptors}, list(data["names"]))
     molecules = load_set(set_name, "test")[:n]
-    settings = replace(ASD_AFM, labels_follow_tilt=not nominal_labels)
-    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, settings, augment=False), seed)
+    settings = replace(ASD_AFM, label_frame=label_frame)
+    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, settings, augmentation=None), seed)
     names = [m.name for m in molecules]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -421,9 +420,11 @@ def main(argv=None) -> int:
         help="apply this training augmentation recipe to the test stacks (seeded; ASD-AFM's own test protocol)",
     )
     parser.add_argument(
-        "--nominal-labels",
-        action="store_true",
-        help="labels at the nominal atom positions, not following the tip tilt (keras_spm before 2026-11-22)",
+        "--label-frame",
+        choices=("image", "nominal"),
+        default="image",
+        help="labels where the tilted tip images the atoms (image) or at their nominal positions (keras_spm before "
+        "2026-11-22)",
     )
     parser.add_argument("--tag", default=None, help="results file name stem (default: zoo name or checkpoint folder)")
     args = parser.parse_args(argv)
@@ -435,7 +436,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.model:
         model, kind = load_model(name)
-        xs, ys, names = test_stacks(kind, args.set_name, args.molecules, nominal_labels=args.nominal_labels)
+        xs, ys, names = test_stacks(kind, args.set_name, args.molecules, label_frame=args.label_frame)
         if args.noise:
             xs = add_test_noise(xs, args.noise)
         if args.test_augmentation:
@@ -448,7 +449,7 @@ def main(argv=None) -> int:
             "molecules": len(names),
             "noise": args.noise,
             "test_augmentation": args.test_augmentation,
-            "labels": "nominal positions" if args.nominal_labels else "image frame (follow the tip tilt)",
+            "labels": "nominal positions" if args.label_frame == "nominal" else "image frame (follow the tip tilt)",
             "metrics": evaluate(model, kind, xs, ys),
         }
         noisy = f", noise c = {args.noise}" if args.noise else ""
@@ -462,7 +463,7 @@ def main(argv=None) -> int:
         stem = args.tag or (Path(name).parent.name if name.endswith(".keras") else name)
         stem += f"_noise{args.noise:g}" if args.noise else ""
         stem += f"_aug-{args.test_augmentation}" if args.test_augmentation else ""
-        stem += "_nominal" if args.nominal_labels else ""
+        stem += "_nominal" if args.label_frame == "nominal" else ""
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
     if args.speed:
         result = speed()

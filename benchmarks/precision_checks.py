@@ -77,7 +77,7 @@ def afm_stacks(kind: str, set_name: str, split: str = "val", n: int = 16, seed: 
 
     init_opencl()
     molecules = load_set(set_name, split)[:n]
-    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, replace(ASD_AFM), augment=False), seed)
+    xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, replace(ASD_AFM), augmentation=None), seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **{f"x_{t}": v for t, v in xs.items()}, **{f"y_{d}": v for d, v in ys.items()})

@@ -127,7 +127,7 @@ def producer_only(buffer: str, molecules, n_samples: int) -> dict:
     from keras_spm.data.samples import SampleSpec
     from keras_spm.training.replay import ReplayBuffer, produce
 
-    spec = SampleSpec(("CO",), ("xyz",), augment=False)
+    spec = SampleSpec(("CO",), ("xyz",), augmentation=None)
     buf = ReplayBuffer(buffer, ("CO",), ("xyz",), capacity=10 * n_samples)
     produce(buf, molecules, spec, limit=2, progress=False)  # start-up and kernel builds, not timed
     start = time.perf_counter()

@@ -27,7 +27,7 @@ def simulate_example(set_name: str = "light", index: int = 0, seed: int = 0):
     simulator = AFMSimulator(("CO",))
     stack = simulator.simulate(molecule, np.random.default_rng(seed))["CO"]
     maps = DescriptorMaker(("disks", "spheres", "height", "es"))(simulator)
-    return simulator.apparent, stack, maps, encode_xyz(simulator.apparent)
+    return simulator.label_molecule, stack, maps, encode_xyz(simulator.label_molecule)
 
 
 def predict_example(stack: np.ndarray, model_name: str = "dsh_heavy") -> dict | None:

@@ -24,7 +24,7 @@ at ``x = x0 + i * (x1 - x0) / (nx - 1)``, ``y = y0 + j * (y1 - y0) / (ny - 1)``:
 axis 0 is x, axis 1 is y, and the first and last pixels lie on the window's edges (0.125
 Angstrom per pixel for ASD-AFM). See :func:`pixel_coordinates`. Height and ES maps follow
 the tilted tip (ppafm's ``tipR0`` lateral offset) like the AFM image; disks, spheres
-and the xyz grid are drawn at :attr:`AFMSimulator.apparent`, the atoms shifted by minus
+and the xyz grid are drawn at :attr:`AFMSimulator.label_molecule`, the atoms shifted by minus
 the tilt, so every label sits where the image shows its atom. (Drawn at the nominal
 positions instead, a random +-0.5 Angstrom tilt is label noise of the size of the xyz
 grid's sub-box offsets; see ``benchmarks/results/xyz_learning_curve.json``.)
@@ -132,7 +132,7 @@ class DescriptorMaker:
                 f"{t.scan_window} at {t.scan_dim}; build it with DescriptorMaker(names, settings=simulator.settings)."
             )
         out = {}
-        apparent = simulator.apparent.without_substrate()  # drawn where the tilted tip images the atoms
+        apparent = simulator.label_molecule.without_substrate()  # drawn where the tilted tip images the atoms
         if self._disks is not None:
             out["disks"] = self._disks(apparent.xyzq, apparent.numbers)
         if self._spheres is not None:

@@ -292,15 +292,15 @@ def test_labels_follow_the_tilted_tip_image(simulated):
     assert np.abs(image_shift).max() >= 2  # the tilt moves the image by a few pixels ...
     for name in ("disks", "spheres", "height"):  # ... and every label by the same amount
         assert np.abs(_shift_pixels(maps[name], maps_t[name]) - image_shift).max() <= 1, name
-    np.testing.assert_allclose(tilted.apparent.positions[:, :2], tilted.placed.positions[:, :2] - tilted.tilt)
-    grid = encode_xyz(tilted.apparent)
-    assert_same_atoms(decode_xyz(grid), expected_atoms(tilted.apparent.positions))
+    np.testing.assert_allclose(tilted.label_molecule.positions[:, :2], tilted.placed.positions[:, :2] - tilted.tilt)
+    grid = encode_xyz(tilted.label_molecule)
+    assert_same_atoms(decode_xyz(grid), expected_atoms(tilted.label_molecule.positions))
 
 
-def test_nominal_labels_setting_keeps_the_placed_positions(simulated):
+def test_nominal_label_frame_keeps_the_placed_positions(simulated):
     from keras_spm.sim.afm import AFMSimulator
 
     sim, *_ = simulated
-    nominal = AFMSimulator(tips=("CO",), settings=SimulationSettings(labels_follow_tilt=False))
+    nominal = AFMSimulator(tips=("CO",), settings=SimulationSettings(label_frame="nominal"))
     nominal.simulate(sim.placed, np.random.default_rng(3))
-    assert np.abs(nominal.tilt).max() > 0.3 and nominal.apparent is nominal.placed
+    assert np.abs(nominal.tilt).max() > 0.3 and nominal.label_molecule is nominal.placed

@@ -199,7 +199,7 @@ def simulate(molecule, tips: Sequence[str], seed: int | None):
     except (MoleculeError, FloatingPointError) as err:
         raise DataError(str(err)) from None
     maps = maker(simulator)
-    apparent = simulator.apparent
+    apparent = simulator.label_molecule
     maps["xyz"] = encode_xyz(apparent, simulator.settings, outside="drop")
     _say(f"simulated and computed the descriptors in {time.perf_counter() - start:.1f} s")
     return simulator, stacks, maps
@@ -345,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
             scan_window=np.asarray(simulator.settings.scan_window, dtype=np.float32),
             tilt=simulator.tilt.astype(np.float32),
         )
-        apparent = simulator.apparent.without_substrate()
+        apparent = simulator.label_molecule.without_substrate()
         np.savez_compressed(
             files[1],
             **maps,

@@ -104,7 +104,7 @@ def test_substrate_changes_the_stack_but_not_the_descriptors(benzene):
     simulator, maker = AFMSimulator(("CO",)), DescriptorMaker(DESCRIPTORS)
     rng = np.random.default_rng(3)
     alone = simulator.simulate(benzene, rng)["CO"]
-    tilt, maps_alone, xyz_alone = simulator.tilt, maker(simulator), encode_xyz(simulator.apparent)
+    tilt, maps_alone, xyz_alone = simulator.tilt, maker(simulator), encode_xyz(simulator.label_molecule)
     on_cu = benzene_on_copper(benzene)
     with_cu = simulator.simulate(on_cu, np.random.default_rng(3))["CO"]
     np.testing.assert_array_equal(simulator.tilt, tilt)
@@ -118,7 +118,7 @@ def test_substrate_changes_the_stack_but_not_the_descriptors(benzene):
     for name in DESCRIPTORS:
         np.testing.assert_allclose(maps[name], maps_alone[name], atol=1e-5, err_msg=name)
     assert maps["disks"].max() > 0.9 and np.abs(maps["es"]).max() > 0.01
-    np.testing.assert_array_equal(encode_xyz(simulator.apparent), xyz_alone)
+    np.testing.assert_array_equal(encode_xyz(simulator.label_molecule), xyz_alone)
 
 
 # -- the command end to end --

@@ -19,8 +19,8 @@ from keras_spm.sim.afm import ASD_AFM
 
 
 def simulate_test_stacks(set_name: str):
-    nominal = replace(ASD_AFM, labels_follow_tilt=False)
-    spec = SampleSpec(("CO",), ("disks", "spheres", "height"), nominal, augment=False)
+    nominal = replace(ASD_AFM, label_frame="nominal")
+    spec = SampleSpec(("CO",), ("disks", "spheres", "height"), nominal, augmentation=None)
     return simulate_batch(load_set(set_name, "test")[:20], spec, seed=2020)
 
 

@@ -44,18 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--nominal-labels",
-        action="store_true",
-        help="draw disks/spheres/xyz at the nominal atom positions, not where the tilted tip images them (ASD-AFM)",
+        "--label-frame",
+        choices=("image", "nominal"),
+        default="image",
+        help="where disks/spheres/xyz are drawn: where the tilted tip images the atoms (image, the default) or at "
+        "their nominal positions (ASD-AFM)",
     )
     args = parser.parse_args(argv)
 
     from ..sim.afm import ASD_AFM
     from .sets import load_set
 
-    settings = replace(ASD_AFM, labels_follow_tilt=not args.nominal_labels)
+    settings = replace(ASD_AFM, label_frame=args.label_frame)
     spec = SampleSpec(
-        tuple(args.tips.split(",")), tuple(d for d in args.descriptors.split(",") if d), settings, augment=False
+        tuple(args.tips.split(",")), tuple(d for d in args.descriptors.split(",") if d), settings, augmentation=None
     )
     molecules = load_set(args.set_name, args.split, full=args.full)
     k, n = args.shard

@@ -148,18 +148,17 @@ def afm_dataset(
     batch_size: int = 32,
     seed: int = 0,
     workers: int = 2,
-    augment: bool = True,
+    augmentation: str | None = "asd-afm",
     shuffle: bool = True,
     n_best_rotations: int = 10,
     settings: SimulationSettings = ASD_AFM,
     drop_remainder: bool = False,
     vary_epochs: bool = True,
-    augmentation: str = "asd-afm",
 ):
     """A ``tf.data.Dataset`` of ``(X, Y)`` batches simulated on the fly (one pass = one epoch).
 
-    ``augmentation`` names a recipe of :data:`keras_spm.data.augment.AUGMENTATIONS` (used when
-    ``augment``).
+    ``augmentation`` names a recipe of :data:`keras_spm.data.augment.AUGMENTATIONS` (``None``: raw
+    stacks, as simulated).
 
     ``vary_epochs=False`` repeats the same samples every pass (validation data; add ``.cache()``).
 
@@ -167,7 +166,7 @@ def afm_dataset(
     importing TensorFlow if your OpenCL runtime is pocl). The worker processes live as long as
     the dataset; ``dataset.stream.close()`` ends them early.
     """
-    spec = SampleSpec(tuple(tips), tuple(descriptors), settings, n_best_rotations, augment, augmentation)
+    spec = SampleSpec(tuple(tips), tuple(descriptors), settings, n_best_rotations, augmentation)
     stream = AFMSampleStream(molecules, spec, seed, workers, shuffle, vary_epochs)
     ds = to_dataset(stream, spec, batch_size, drop_remainder)
     ds.stream = stream

@@ -75,7 +75,7 @@ def test_two_tips_and_xyz(small_molecules):
         batch_size=2,
         seed=0,
         workers=1,
-        augment=False,
+        augmentation=None,
     )
     ((x, y),) = batches(ds)
     ds.stream.close()

@@ -43,8 +43,7 @@ class SampleSpec:
     descriptors: tuple[str, ...] = ("disks", "spheres", "height")
     settings: SimulationSettings = field(default_factory=lambda: ASD_AFM)
     n_best_rotations: int = 10
-    augment: bool = True
-    augmentation: str = "asd-afm"  # a recipe of keras_spm.data.augment.AUGMENTATIONS
+    augmentation: str | None = "asd-afm"  # a recipe of keras_spm.data.augment.AUGMENTATIONS; None: raw stacks
 
     def __post_init__(self):
         object.__setattr__(self, "tips", tuple(self.tips))
@@ -55,7 +54,7 @@ class SampleSpec:
         bad = [d for d in self.descriptors if d not in ALL_DESCRIPTORS]
         if bad:
             raise ValueError(f"unknown descriptor(s) {bad}; available: {', '.join(ALL_DESCRIPTORS)}.")
-        if self.augmentation not in AUGMENTATIONS:
+        if self.augmentation is not None and self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation '{self.augmentation}'; available: {', '.join(AUGMENTATIONS)}.")
         if len(set(self.descriptors)) != len(self.descriptors):
             raise ValueError(f"descriptor names repeat: {list(self.descriptors)}.")
@@ -92,8 +91,8 @@ class SampleMaker:
         if "xyz" in self.spec.descriptors:
             from ..descriptors import encode_xyz
 
-            ys["xyz"] = encode_xyz(self.simulator.apparent, self.spec.settings)
-        if self.spec.augment:
+            ys["xyz"] = encode_xyz(self.simulator.label_molecule, self.spec.settings)
+        if self.spec.augmentation is not None:
             augment = AUGMENTATIONS[self.spec.augmentation]
             stacks = {t: augment(x, rng) for t, x in stacks.items()}
         ys = {d: np.asarray(ys[d], dtype=np.float32) for d in self.spec.descriptors}

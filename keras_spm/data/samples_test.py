@@ -3,7 +3,7 @@ import pytest
 
 from keras_spm.data.samples import SampleSpec, WorkerError, WorkerPool, simulate_batch
 
-SPEC = SampleSpec(("CO",), (), augment=False)
+SPEC = SampleSpec(("CO",), (), augmentation=None)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_an_abandoned_pass_never_leaks_into_the_next(pool, small_molecules):
 
 
 def test_results_come_in_task_order_with_two_workers(small_molecules):
-    spec = SampleSpec(("CO",), ("height",), augment=False)
+    spec = SampleSpec(("CO",), ("height",), augmentation=None)
     xs, ys = simulate_batch(small_molecules[:4], spec, seed=5, workers=2)
     again, _ = simulate_batch(small_molecules[:4][::-1], spec, seed=5, workers=1)
     assert xs["CO"].shape == (4, 128, 128, 10) and ys["height"].shape == (4, 128, 128)

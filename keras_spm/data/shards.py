@@ -180,7 +180,7 @@ class ShardStream:
 
         def emit(xs, ys):
             nonlocal index
-            if self.spec.augment:
+            if self.spec.augmentation is not None:
                 r = np.random.default_rng(sample_seed(self.seed, epoch, index))
                 augment = AUGMENTATIONS[self.spec.augmentation]
                 xs = {t: augment(x, r) for t, x in xs.items()}
@@ -202,14 +202,13 @@ def shard_dataset(
     paths: str | Path | Sequence[str | Path],
     batch_size: int = 32,
     seed: int = 0,
-    augment: bool = True,
+    augmentation: str | None = "asd-afm",
     tips: Sequence[str] | None = None,
     descriptors: Sequence[str] | None = None,
     shuffle_buffer: int = 256,
     drop_remainder: bool = False,
     verify: bool = True,
     vary_epochs: bool = True,
-    augmentation: str = "asd-afm",
 ):
     """Stream shards as ``(X, Y)`` batches, the same structure as :func:`keras_spm.data.afm_dataset`.
 
@@ -217,7 +216,7 @@ def shard_dataset(
     ``verify`` checks every shard's sha256 up front (about 1 s per GB), so corruption is
     reported before training starts rather than mid-epoch. ``vary_epochs=False`` repeats the
     same order and augmentation every pass (validation data). ``augmentation`` names a recipe of
-    :data:`keras_spm.data.augment.AUGMENTATIONS`.
+    :data:`keras_spm.data.augment.AUGMENTATIONS` (``None``: the samples as stored).
     """
     from .pipeline import to_dataset
 
@@ -241,13 +240,16 @@ def shard_dataset(
         )
     from ..sim.afm import SimulationSettings
 
+    stored = dict(first["settings"])
+    if "labels_follow_tilt" in stored:  # shards written before the setting was named label_frame
+        stored["label_frame"] = "image" if stored.pop("labels_follow_tilt") else "nominal"
     settings = SimulationSettings(
         **{
             k: tuple(map(tuple, v)) if k == "scan_window" else (tuple(v) if isinstance(v, list) else v)
-            for k, v in first["settings"].items()
+            for k, v in stored.items()
         }
     )
-    spec = SampleSpec(tips, descriptors, settings, augment=augment, augmentation=augmentation)
+    spec = SampleSpec(tips, descriptors, settings, augmentation=augmentation)
     stream = ShardStream(records, spec, seed, shuffle_buffer)
     stream.vary_epochs = vary_epochs
     ds = to_dataset(stream, spec, batch_size, drop_remainder)

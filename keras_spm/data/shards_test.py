@@ -6,7 +6,7 @@ import pytest
 from keras_spm.data.samples import SampleSpec, WorkerPool
 from keras_spm.data.shards import ShardError, read_metadata, shard_dataset, write_shard
 
-SPEC = SampleSpec(("CO",), ("height",), augment=False)
+SPEC = SampleSpec(("CO",), ("height",), augmentation=None)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def stacks(ds):
 
 
 def test_round_trip_gives_every_sample_once(shard_dir, samples):
-    ds = shard_dataset(shard_dir, batch_size=3, seed=0, augment=False)
+    ds = shard_dataset(shard_dir, batch_size=3, seed=0, augmentation=None)
     assert ds.num_samples == 4
     got = {float(x.sum()) for x in stacks(ds)}
     assert got == {float(s[0]["CO"].sum()) for s in samples}
@@ -70,11 +70,11 @@ def test_count_mismatch_is_an_error_not_fewer_samples(shard_dir):
     meta["count"] = 3
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(Exception, match="holds 2 samples but its metadata says 3"):
-        stacks(shard_dataset(shard_dir, augment=False))
+        stacks(shard_dataset(shard_dir, augmentation=None))
 
 
 def test_shard_of_another_shape(shard_dir, samples):
-    other = SampleSpec(("CO",), ("height", "disks"), augment=False)
+    other = SampleSpec(("CO",), ("height", "disks"), augmentation=None)
     extra = [(xs, {**ys, "disks": ys["height"]}, n) for xs, ys, n in samples[:1]]
     write_shard(shard_dir / "t-00000-of-00001", extra, other)
     with pytest.raises(ShardError, match="t-00000-of-00001.tfrecord.*different shapes"):
@@ -138,15 +138,17 @@ def test_generate_cli_writes_a_readable_shard(tmp_path):
     meta = read_metadata(record, verify=True)
     expected = [m.name for i, m in enumerate(load_set("light", "test")) if i % 50 == 1][:2]
     assert meta["count"] == 2 and meta["molecules"] == 2 and meta["shard"] == [1, 50]
-    assert meta["settings"]["labels_follow_tilt"] is True  # the default: labels in the image frame
-    x, y = next(iter(shard_dataset(tmp_path, batch_size=2, augment=False)))
+    assert meta["settings"]["label_frame"] == "image"  # the default
+    x, y = next(iter(shard_dataset(tmp_path, batch_size=2, augmentation=None)))
     assert x.shape == (2, 128, 128, 10) and y["xyz"].shape == (2, 16, 16, 4) and len(expected) == 2
 
     nominal = subprocess.run(
-        [*cmd[:-1], str(tmp_path / "nominal"), "--limit", "1", "--nominal-labels"], capture_output=True, text=True
+        [*cmd[:-1], str(tmp_path / "nominal"), "--limit", "1", "--label-frame", "nominal"],
+        capture_output=True,
+        text=True,
     )
     assert nominal.returncode == 0, nominal.stderr[-2000:]
-    assert read_metadata(tmp_path / "nominal" / record.name)["settings"]["labels_follow_tilt"] is False
+    assert read_metadata(tmp_path / "nominal" / record.name)["settings"]["label_frame"] == "nominal"
 
     bad = subprocess.run(cmd[:8] + ["3/2"] + cmd[9:], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--shard K/N needs 0 <= K < N, got 3/2" in bad.stderr

@@ -140,7 +140,7 @@ def crop_back(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def aligned_random_crop(
-    conv: np.ndarray, ms: np.ndarray, size: int, rng: np.random.Generator, augment: bool = True
+    conv: np.ndarray, ms: np.ndarray, size: int, rng: np.random.Generator, flips: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same ``size`` x ``size`` window of both images (reflection padded if smaller), same flip/rotation."""
     if conv.shape != ms.shape:
@@ -153,7 +153,7 @@ def aligned_random_crop(
         h, w = conv.shape
     y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
     a, b = conv[y : y + size, x : x + size], ms[y : y + size, x : x + size]
-    if augment:
+    if flips:
         k, flip = int(rng.integers(4)), bool(rng.integers(2))
         a, b = np.rot90(a, k), np.rot90(b, k)
         if flip:
@@ -166,7 +166,7 @@ def stem_dataset(
     batch_size: int = 1,
     crop: int = CROP,
     seed: int = 0,
-    augment: bool = True,
+    flips: bool = True,
     root: str | Path | None = None,
     pairs: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
 ):
@@ -189,7 +189,7 @@ def stem_dataset(
         rng = np.random.default_rng(seed)
         while True:
             a, b = pairs[rng.integers(len(pairs))]
-            a, b = aligned_random_crop(a, b, crop, rng, augment)
+            a, b = aligned_random_crop(a, b, crop, rng, flips)
             yield to_tanh_range(a)[..., None], to_tanh_range(b)[..., None]
 
     spec = tf.TensorSpec((crop, crop, 1), tf.float32)

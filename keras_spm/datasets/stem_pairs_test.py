@@ -93,7 +93,7 @@ def test_aligned_crops_keep_the_pixel_correspondence():
         a, b = aligned_random_crop(conv, ms, 256, rng)
         assert a.shape == b.shape == (256, 256)
         np.testing.assert_allclose(b, a**2 + 0.1)
-    a, _ = aligned_random_crop(conv, ms, 64, np.random.default_rng(1), augment=False)
+    a, _ = aligned_random_crop(conv, ms, 64, np.random.default_rng(1), flips=False)
     assert any(np.array_equal(a, conv[y : y + 64, x : x + 64]) for y in range(137) for x in range(167))
     first = [x.numpy() for x in next(iter(stem_dataset(pairs=[(conv, ms)], crop=32, seed=5)))]
     again = [x.numpy() for x in next(iter(stem_dataset(pairs=[(conv, ms)], crop=32, seed=5)))]

@@ -42,6 +42,9 @@ TIPS = {
 }
 
 
+LABEL_FRAMES = ("image", "nominal")
+
+
 @dataclass(frozen=True)
 class SimulationSettings:
     """Scan geometry and randomisation; defaults are ASD-AFM's."""
@@ -55,7 +58,11 @@ class SimulationSettings:
     distance_jitter: float = 0.25  # uniform +- jitter of ``distance`` per sample
     max_tilt: float = 0.5  # uniform +- lateral offset of tipR0 per sample (Angstrom)
     margin: float = 0.5  # molecules must fit inside the window minus this margin (Angstrom)
-    labels_follow_tilt: bool = True  # AFMSimulator.apparent: labels where the tilted tip images the atoms
+    label_frame: str = "image"  # where labels are drawn: "image" (as the tilted tip images the atoms) or "nominal"
+
+    def __post_init__(self):
+        if self.label_frame not in LABEL_FRAMES:
+            raise ValueError(f"label_frame must be one of {LABEL_FRAMES}, got {self.label_frame!r}.")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -94,7 +101,7 @@ class AFMSimulator:
     **Image frame**: a tip tilted by ``(dx, dy)`` (ppafm's lateral ``tipR0``) images every
     feature displaced by about ``(-dx, -dy)`` (0.375-0.5 Angstrom for a 0.5 Angstrom tilt,
     a little less in far slices; ``descriptors_test.py`` checks it). Labels are drawn where
-    the image shows the atoms, :attr:`apparent`: a single-tip image barely tells the tilt
+    the image shows the atoms, :attr:`label_molecule`: a single-tip image barely tells the tilt
     from a shifted molecule. ASD-AFM drew them at the nominal positions.
     """
 
@@ -124,13 +131,13 @@ class AFMSimulator:
         self.tilt = np.zeros(2)
 
     @property
-    def apparent(self) -> Molecule | None:
-        """The placed molecule where the image shows it: shifted in xy by minus the tip tilt.
+    def label_molecule(self) -> Molecule | None:
+        """The placed molecule where the labels are drawn: in the image frame, shifted in xy by minus the tip tilt.
 
-        With ``settings.labels_follow_tilt=False`` this is :attr:`placed` (nominal positions: the
+        With ``settings.label_frame="nominal"`` this is :attr:`placed` (nominal positions: the
         convention of ASD-AFM's generator, its published weights and keras_spm before 2026-11-22).
         """
-        if self.placed is None or not self.settings.labels_follow_tilt:
+        if self.placed is None or self.settings.label_frame == "nominal":
             return self.placed
         pos = self.placed.positions.copy()
         pos[:, :2] -= self.tilt

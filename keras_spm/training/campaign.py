@@ -120,7 +120,7 @@ def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> t
     for name in cm.sets:  # the first molecules of each set's validation split, in equal shares
         molecules += only_elements(load_set(name, "val", full=cm.full_set), SET_ELEMENTS[cm.elements])[:share]
     molecules = molecules[:n]
-    xs, ys = simulate_batch(molecules, SampleSpec(cm.tips, cm.descriptors, augment=False), seed, workers=2)
+    xs, ys = simulate_batch(molecules, SampleSpec(cm.tips, cm.descriptors, augmentation=None), seed, workers=2)
     augment = AUGMENTATIONS[cm.augmentation]
     for t in cm.tips:
         xs[t] = np.stack([augment(x, np.random.default_rng([seed, i])) for i, x in enumerate(xs[t])])

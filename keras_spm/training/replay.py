@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..sim.afm import ASD_AFM
 
     tips, descriptors = tuple(args.tips.split(",")), tuple(d for d in args.descriptors.split(",") if d)
-    spec = SampleSpec(tips, descriptors, replace(ASD_AFM), augment=False)
+    spec = SampleSpec(tips, descriptors, replace(ASD_AFM), augmentation=None)
     molecules = {name: load_set(name, "train", full=args.full) for name in args.set_name.split(",")}
     if args.elements:
         molecules = {k: only_elements(v, SET_ELEMENTS[args.elements]) for k, v in molecules.items()}

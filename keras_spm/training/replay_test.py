@@ -51,7 +51,7 @@ def test_producer_orders_cover_each_molecule_once_per_pass():
 def test_a_restarted_producer_goes_on_with_new_molecules(tmp_path, small_molecules):
     from keras_spm.data.samples import SampleSpec
 
-    spec = SampleSpec(("CO",), ("xyz",), augment=False)
+    spec = SampleSpec(("CO",), ("xyz",), augmentation=None)
     buffer = ReplayBuffer(tmp_path, ("CO",), ("xyz",))
     assert produce(buffer, small_molecules, spec, limit=2, progress=False) == 2
     first = read_json(tmp_path / "producers" / "0-of-1.json")
