@@ -53,3 +53,16 @@ def test_topography_pairs_are_synthetic_for_training_and_real_val_files_for_vali
     from keras_spm.sim.topography import REAL_FILES
 
     assert {s for s, _ in REAL_FILES.values()} == {"val", "test"}  # real files never train
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"shared real data not found at {DATA} (CI clones it beside the repo)")
+def test_bf16_run_keeps_the_output_float32(tmp_path):
+    import keras
+
+    from keras_spm import precision
+
+    out = tmp_path / "dae_bf16"
+    assert fit_dae.main([*TINY, "--epochs", "1", "--precision", "mixed_bfloat16", "--out", str(out)]) == 0
+    model = keras.models.load_model(out / "last.keras")
+    assert precision.policy_of(model) == "mixed_bfloat16"
+    assert model.output.dtype == "float32"

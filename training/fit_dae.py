@@ -53,6 +53,12 @@ def parse_args(argv) -> argparse.Namespace:
     p.add_argument("--simulated", action="store_true", help="also train on the ppafm-simulated surfaces")
     p.add_argument("--time-limit", type=float, default=None, help="stop after the epoch passing this many minutes")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        default="float32",
+        help="training precision (keras_spm.precision); float32 by default: the DAE's bf16 speed-up is not measured yet",
+    )
     p.add_argument("--p-clean", type=float, default=0.2, help="topography: share of uncorrupted pairs")
     p.add_argument("--workers", type=int, default=1, help="topography: processes making the training pairs")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
@@ -137,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
+    from keras_spm import precision
     from keras_spm.models import dae
     from keras_spm.training.callbacks import epoch_checkpoint, time_limit
     from keras_spm.training.runs import write_json
@@ -159,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.init is not None:
             model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
             print(f"initialised from {args.init}", flush=True)
+        model = precision.with_policy(model, args.precision)  # outputs and losses stay float32
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
         model.compile(

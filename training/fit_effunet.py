@@ -41,6 +41,12 @@ def parse_args(argv) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, default=256)
     p.add_argument("--time-limit", type=float, default=None, help="minutes per stage")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        default="float32",
+        help="training precision (keras_spm.precision); float32 by default: bf16 was not faster for EfficientNet-U-Net here (benchmarks/results/precision_checks.json)",
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     if args.crop % 32 or args.image_size % 32 or args.crop > args.image_size:
@@ -119,6 +125,7 @@ def run_stage(args, stage: int, x, c, vx, vc, init=None) -> Path:
     """Train one stage into ``--out/stage<stage>``; returns that folder (resumes if it has a state)."""
     import keras
 
+    from keras_spm import precision
     from keras_spm.models.effunet import BorderWeightedLoss, FocalDiceLoss, efficientnet_unet
     from keras_spm.training.callbacks import epoch_checkpoint, time_limit
     from keras_spm.training.runs import write_json
@@ -144,6 +151,7 @@ def run_stage(args, stage: int, x, c, vx, vc, init=None) -> Path:
             )
         else:
             model = keras.models.load_model(init, compile=False)
+        model = precision.with_policy(model, args.precision)  # softmax output and losses stay float32
         lr = args.lr if stage == 1 else args.lr / 10
         schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, alpha=0.05)
         loss = FocalDiceLoss() if stage == 1 else BorderWeightedLoss(0.8, 0.2)

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..precision import PRECISIONS
 from .replay import ReplayBuffer, iterate
 from .runs import append_csv, read_csv, read_json, save_model_atomically, write_json
 
@@ -144,6 +145,7 @@ def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32)
     """Validation loss and the model's own figures (xyz: precision / recall / position error; maps: MSE, r)."""
     from ..models.afm import decode_xyz_prediction, decode_xyz_target, detection_scores, map_metrics
 
+    model = in_float32(model, cm)
     x, y = model_inputs(cm, xs), model_targets(cm, ys)
     loss = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     out = {"val_loss": float(loss["loss"])}
@@ -268,10 +270,12 @@ def weights_sha(path: Path) -> str:
     return sha256_file(path)[:12] if Path(path).exists() else ""
 
 
-def initial_model(cm: CampaignModel, init: Path | None, lr: float):
-    """The starting network: ``init`` (a .keras file) or the zoo's current weights, compiled with the recipe."""
+def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: str = "float32"):
+    """The starting network: ``init`` (a .keras file) or the zoo's current weights, under ``precision``
+    (:mod:`keras_spm.precision`; outputs, losses and normalisation stay float32), compiled with the recipe."""
     import keras
 
+    from .. import precision as precisions
     from ..models import afm
 
     if init is not None:
@@ -280,8 +284,22 @@ def initial_model(cm: CampaignModel, init: Path | None, lr: float):
         from .. import zoo
 
         model = zoo.load(cm.name)
+    model = precisions.with_policy(model, precision)
     getattr(afm, cm.compile)(model, lr=lr)
     return model
+
+
+def in_float32(model, cm: CampaignModel):
+    """``model`` itself, or a float32 copy of a bf16 one: validation figures are always float32, so runs in either
+    precision (and the zoo's float32 weights) are compared on the same footing."""
+    from .. import precision as precisions
+    from ..models import afm
+
+    if precisions.policy_of(model) == "float32":
+        return model
+    copy = precisions.with_policy(model, "float32")
+    getattr(afm, cm.compile)(copy, lr=1e-4)
+    return copy
 
 
 class BatchFeeder:
@@ -373,14 +391,21 @@ def run_campaign(args: argparse.Namespace) -> int:
         xs_val, ys_val = validation_set(run, cm, args.val_molecules)
         import keras
 
+        from .. import precision as precisions
         from ..models import afm, preprocessing  # noqa: F401  (register the custom layers and losses)
 
         resume = bool(state) and (run / "last.keras").exists()
         if resume:
             model = keras.models.load_model(run / "last.keras")
             print(f"resuming the {cm.name} campaign in {run}: {state['hours']:.2f} h so far", file=sys.stderr)
+            if precisions.resolve(args.precision) != precisions.policy_of(model):
+                print(
+                    f"the run trains in {precisions.policy_of(model)} (its optimizer state is in that precision); "
+                    f"--precision {args.precision} applies to new runs",
+                    file=sys.stderr,
+                )
         else:
-            model = initial_model(cm, args.init, args.lr)
+            model = initial_model(cm, args.init, args.lr, args.precision)
             zoo_file = ZOO / cm.name / f"{cm.name}.keras"
             start = evaluate(initial_model(cm, None, args.lr), cm, xs_val, ys_val) if zoo_file.exists() else {}
             state = {
@@ -392,6 +417,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "start_sha": weights_sha(args.init or zoo_file),
                 "zoo_val": start,
                 "val_molecules": args.val_molecules,
+                "precision": precisions.policy_of(model),
                 "best_val_loss": start.get("val_loss", float("inf")),
             }
             if args.init is not None:
@@ -558,6 +584,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of a new campaign")
     p.add_argument("--lr-now", type=float, default=None, help="set the learning rate of a resumed campaign")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="training precision of a new run (keras_spm.precision): auto = mixed_bfloat16 where the CPU has native "
+        "bf16, else float32; validation and the exported weights are float32 either way",
+    )
     p.add_argument("--no-promote", action="store_true")
     p.add_argument("--promote-only", action="store_true", help="only compare best.keras with the zoo and export it")
     p.add_argument("--verbose", action="store_true", help="Keras progress lines")

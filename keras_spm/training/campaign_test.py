@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from keras_spm.training import campaign
@@ -81,3 +82,19 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     hours = [float(r["wall_hours"]) for r in rows]
     assert hours == sorted(hours) and float(rows[-1]["samples_trained"]) == state["samples_trained"]
     assert (tmp_path / "log" / "campaign.png").stat().st_size > 0
+
+
+def test_validation_is_float32_whatever_the_training_precision():
+    from keras_spm import precision
+    from keras_spm.models import afm
+
+    cm = campaign.campaign_model("xyz")
+    bf16 = campaign.initial_model(cm, None, 1e-4, "mixed_bfloat16")
+    assert precision.policy_of(bf16) == "mixed_bfloat16"
+    f32 = campaign.in_float32(bf16, cm)
+    assert precision.policy_of(f32) == "float32" and f32.optimizer is not None
+    for a, b in zip(bf16.get_weights(), f32.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    plain = afm.from_preset("xyz_10slice")
+    assert campaign.in_float32(plain, cm) is plain
+    assert campaign.parse_args(["--model", "xyz", "--precision", "float32"]).precision == "float32"
