@@ -1,0 +1,40 @@
+"""A 6-slice network warm-started from a 10-slice one computes the same maps when both z planes agree."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_spm.models.afm import from_preset
+from keras_spm.models.afm.transfer import _fold_planes, transfer_to_fewer_slices
+
+
+def test_fold_sums_the_planes_channel_by_channel():
+    kernel = np.arange(3 * 3 * 32 * 2, dtype=float).reshape(3, 3, 32, 2)
+    folded = _fold_planes(kernel, 16)
+    np.testing.assert_array_equal(folded[:, :, 5], kernel[:, :, 5] + kernel[:, :, 21])
+    with pytest.raises(ValueError, match="not a whole number"):
+        _fold_planes(kernel, 12)
+
+
+def test_six_slice_dsh_from_ten_is_exact_on_a_z_uniform_stack():
+    keras.utils.set_random_seed(0)
+    ten, six = from_preset("dsh_10slice"), from_preset("dsh_6slice")
+    transfer_to_fewer_slices(ten, six)
+    same = zip(
+        ten.get_layer("disks_out_conv").get_weights(), six.get_layer("disks_out_conv").get_weights(), strict=True
+    )
+    assert all(np.array_equal(a, b) for a, b in same)
+    # the same image at every height: both z planes of the 10-slice encoder see the same thing
+    image = np.random.default_rng(0).normal(size=(1, 128, 128, 1)).astype("float32")
+    a = ten.predict(np.repeat(image, 10, axis=-1), verbose=0)
+    b = six.predict(np.repeat(image, 6, axis=-1), verbose=0)
+    for name in ("disks", "spheres", "height"):  # symmetric z padding: both planes are equal, the maps too
+        assert np.abs(a[name]).max() > 0, name
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-4, atol=1e-5 * np.abs(a[name]).max())
+
+
+def test_es_transfer_and_a_mismatch_is_refused():
+    six = transfer_to_fewer_slices(from_preset("es_10slice"), from_preset("es_6slice"))
+    assert six.get_layer("co_conv2d").kernel.shape == (3, 3, 16, 64)
+    with pytest.raises(ValueError, match="no counterpart"):
+        transfer_to_fewer_slices(from_preset("dsh_10slice"), from_preset("es_6slice"))
