@@ -125,7 +125,13 @@ def augment_test_stacks(xs: dict, recipe: str, seed: int = 7) -> dict:
 def predict(model, xs: dict, batch_size: int = 32) -> dict:
     """Batched prediction of raw stacks (the model scales them) through the traced fast path of keras_spm.inference."""
     from keras_spm.inference import fast_call
+    from keras_spm.zoo.presets import ED_AFM_SLICES
 
+    depth, simulated = model.inputs[0].shape[-1], next(iter(xs.values())).shape[-1]
+    if depth != simulated:  # a 6-slice model (ED-AFM's depth) takes slices 2-7 of the simulated 10-slice stacks
+        if (depth, simulated) != (ED_AFM_SLICES[1] - ED_AFM_SLICES[0], 10):
+            raise SystemExit(f"the model takes {depth} slices; the test stacks have {simulated}.")
+        xs = {t: x[..., ED_AFM_SLICES[0] : ED_AFM_SLICES[1]] for t, x in xs.items()}
     n = len(next(iter(xs.values())))
     outs = []
     for start in range(0, n, batch_size):

@@ -82,11 +82,13 @@ def check_predict_args(args) -> tuple:
     """(preset, input files by tip) or :class:`UsageError`; imports neither Keras nor TensorFlow."""
     from .inference.inputs import InputError, check_paths
     from .zoo.presets import PRESETS
-    from .zoo.registry import REGISTRY
+    from .zoo.registry import REGISTRY, not_trained_yet
 
     if args.model not in REGISTRY:
         close = difflib.get_close_matches(args.model, list(REGISTRY), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
+        if not_trained_yet(args.model):
+            raise UsageError(not_trained_yet(args.model) + "; `keras-spm zoo list` shows the trained ones.")
         raise UsageError(f"unknown zoo model {args.model!r}; {hint}see `keras-spm zoo list` for the {len(REGISTRY)}.")
     preset = PRESETS[REGISTRY[args.model].preset_name(args.model)]
     if args.pixel_size is not None and not args.pixel_size > 0:

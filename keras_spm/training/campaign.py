@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import queue
 import re
@@ -67,6 +68,8 @@ class CampaignModel:
     set_name: str  # one set or several, comma-separated: each sample comes from a set drawn uniformly
     full_set: bool
     elements: str  # the set whose elements every molecule must be made of (the preset's: light or heavy)
+    slices: tuple[int, int] | None = None  # the model's slices of the simulated 10-slice stack (None: all)
+    twin: str | None = None  # the zoo model that starts it when it has no weights of its own yet
 
     @property
     def sets(self) -> tuple[str, ...]:
@@ -100,6 +103,8 @@ def campaign_model(name: str, set_name: str | None = None, shipped: bool = False
         set_name,
         not shipped,  # the full sets are built on first use (python -m keras_spm.data.sets build --set NAME)
         home,
+        r.slices,
+        preset.twin,
     )
 
 
@@ -131,8 +136,14 @@ def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> t
     return xs, ys
 
 
+def pick_slices(cm: CampaignModel, stack: np.ndarray) -> np.ndarray:
+    """The model's slices of a simulated 10-slice stack (last axis)."""
+    return stack if cm.slices is None else stack[..., cm.slices[0] : cm.slices[1]]
+
+
 def model_inputs(cm: CampaignModel, xs: dict):
-    return xs[cm.tips[0]] if len(cm.tips) == 1 else {t: xs[t] for t in cm.tips}
+    xs = {t: pick_slices(cm, xs[t]) for t in cm.tips}
+    return xs[cm.tips[0]] if len(cm.tips) == 1 else xs
 
 
 def model_targets(cm: CampaignModel, ys: dict) -> dict:
@@ -271,19 +282,27 @@ def weights_sha(path: Path) -> str:
 
 
 def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: str = "float32"):
-    """The starting network: ``init`` (a .keras file) or the zoo's current weights, under ``precision``
+    """The starting network: ``init`` (a .keras file) or the zoo's current weights (for a model without weights
+    yet, its twin's, transferred: :mod:`keras_spm.models.afm.transfer`), under ``precision``
     (:mod:`keras_spm.precision`; outputs, losses and normalisation stay float32), compiled with the recipe."""
     import keras
 
     from .. import precision as precisions
+    from .. import zoo
     from ..models import afm
 
     if init is not None:
         model = keras.models.load_model(init, compile=False)
-    else:
-        from .. import zoo
-
+    elif cm.name in zoo.REGISTRY:
         model = zoo.load(cm.name)
+    elif cm.twin is not None:
+        from ..models.afm.transfer import transfer_to_fewer_slices
+        from ..zoo.presets import build, wrap
+
+        model = wrap(transfer_to_fewer_slices(zoo.load(cm.twin), build(cm.name)), cm.name)
+        print(f"{cm.name} has no weights yet: starting from {cm.twin}'s, transferred", file=sys.stderr)
+    else:
+        raise SystemExit(f"{cm.name} has no zoo weights to start from; give --init FILE.keras.")
     model = precisions.with_policy(model, precision)
     getattr(afm, cm.compile)(model, lr=lr)
     return model
@@ -338,9 +357,7 @@ class BatchFeeder:
         cm = self.cm
         xs = {t: np.stack([s[0][t] for s in samples]).astype(np.float32) for t in cm.tips}
         ys = {d: np.stack([s[1][d] for s in samples]).astype(np.float32) for d in cm.descriptors}
-        x = xs[cm.tips[0]] if len(cm.tips) == 1 else xs
-        y = {"xyz_class": ys["xyz"], "xyz_offset": ys["xyz"]} if cm.targets == "xyz" else ys
-        return x, y
+        return model_inputs(cm, xs), model_targets(cm, ys)
 
     def next(self, timeout: float) -> tuple | None:
         """The next batch, or ``None`` if none came within ``timeout`` seconds (the trainer waits on producers)."""
@@ -407,6 +424,8 @@ def run_campaign(args: argparse.Namespace) -> int:
         else:
             model = initial_model(cm, args.init, args.lr, args.precision)
             zoo_file = ZOO / cm.name / f"{cm.name}.keras"
+            if not zoo_file.exists() and cm.twin is not None:  # the transferred twin is where it starts
+                zoo_file = ZOO / cm.twin / f"{cm.twin}.keras"
             start = evaluate(initial_model(cm, None, args.lr), cm, xs_val, ys_val) if zoo_file.exists() else {}
             state = {
                 "model": cm.name,
@@ -534,7 +553,7 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     save_model_atomically(wrap(plain, cm.name), zoo_file)
     digest = sha256_file(zoo_file)
     if zoo_dir == ZOO:
-        set_registry_sha256(cm.name, digest)
+        set_registry_sha256(cm.name, digest)  # a first promotion adds the entry
     log_row(cm, state, log_dir, {**ours, "event": "promote", "promoted_sha": digest[:12]})
     print(
         f"{cm.name}: promoted to {zoo_file} (sha256 {digest[:12]}); now report the test split with "
@@ -545,12 +564,24 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
 
 
 def set_registry_sha256(name: str, digest: str, path: Path = ROOT / "keras_spm" / "zoo" / "registry.py") -> None:
-    """Replace the sha256 of registry entry ``name`` in ``keras_spm/zoo/registry.py``."""
+    """Replace the sha256 of registry entry ``name`` in ``keras_spm/zoo/registry.py``; a model that has a zoo
+    preset but no entry yet (a first promotion) gets one, unpublished (``revision=None``)."""
     text = path.read_text()
     pattern = re.compile(r'(\n    "' + re.escape(name) + r'": ZooEntry\(.*?sha256=")[0-9a-f]{64}(")', re.S)
     new, count = pattern.subn(lambda m: m.group(1) + digest + m.group(2), text, count=1)
     if count != 1:
-        raise RuntimeError(f"no registry entry {name!r} with a sha256 in {path}; add it by hand: {digest}")
+        from ..zoo.presets import PRESETS
+
+        end = "\n}\n\n\ndef available("
+        if name not in PRESETS or end not in text:
+            raise RuntimeError(f"no registry entry {name!r} with a sha256 in {path}; add it by hand: {digest}")
+        preset = PRESETS[name]
+        entry = (
+            f'\n    "{name}": ZooEntry(\n        repo_id="keras-spm/{name}",\n        revision=None,\n'
+            f'        sha256="{digest}",\n        kind="{preset.family}.{preset.recipe.fit_model}",\n'
+            f"        description={json.dumps(preset.description.rstrip('.'))},\n    ),"
+        )
+        new = text.replace(end, entry + end, 1)
     path.write_text(new)
 
 

@@ -44,6 +44,12 @@ def test_promotion_rewrites_only_its_registry_entry(tmp_path):
     assert len(changed) == 1 and 'sha256="' + "a" * 64 in changed[0][1]
     with pytest.raises(RuntimeError, match="no registry entry 'nope'"):
         campaign.set_registry_sha256("nope", "b" * 64, registry)
+    campaign.set_registry_sha256("dsh_6slice", "c" * 64, registry)  # a preset's first promotion adds its entry
+    namespace = {}
+    exec(compile(registry.read_text(), str(registry), "exec"), namespace)
+    entry = namespace["REGISTRY"]["dsh_6slice"]
+    assert entry.sha256 == "c" * 64 and entry.kind == "afm.dsh" and entry.revision is None
+    entry.validate("dsh_6slice")
 
 
 def run_campaign(tmp_path: Path, hours: float) -> subprocess.Popen:
@@ -98,3 +104,15 @@ def test_validation_is_float32_whatever_the_training_precision():
     plain = afm.from_preset("xyz_10slice")
     assert campaign.in_float32(plain, cm) is plain
     assert campaign.parse_args(["--model", "xyz", "--precision", "float32"]).precision == "float32"
+
+
+def test_a_six_slice_campaign_starts_from_its_twin_and_feeds_it_slices_2_to_7():
+    cm = campaign.campaign_model("dsh_6slice")
+    assert (cm.slices, cm.twin, cm.elements) == ((2, 8), "dsh_heavy", "heavy")
+    model = campaign.initial_model(cm, None, 1e-4)
+    assert tuple(model.inputs[0].shape) == (None, 128, 128, 6)
+    stack = np.arange(2 * 128 * 128 * 10, dtype=np.float32).reshape(2, 128, 128, 10)
+    x = campaign.model_inputs(cm, {"CO": stack})
+    np.testing.assert_array_equal(x, stack[..., 2:8])
+    out = model.predict(x, verbose=0)
+    assert set(out) == {"disks", "spheres", "height"} and np.isfinite(out["height"]).all()

@@ -70,6 +70,7 @@ class TrainingRecipe:
     augmentation: str | None = None
     loss: str = ""
     command: str = ""
+    slices: tuple[int, int] | None = None  # which slices of the simulated 10-slice ASD-AFM stack it takes (all)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class ZooPreset:
     builder_kwargs: dict = field(default_factory=dict)
     postprocessing_kwargs: dict = field(default_factory=dict)
     level: str = "none"  # default levelling of a topography: "plane", "lines", "none"
+    twin: str | None = None  # the zoo model its first weights come from (keras_spm.models.afm.transfer)
 
     @property
     def outputs_restored(self) -> bool:
@@ -96,6 +98,8 @@ class ZooPreset:
 
 AFM_INPUT = dict(pixel_size=0.125, slice_spacing=0.1, value_range="frequency shift, any unit (standardised inside)")
 ASD_AFM_STACK = InputSpec("afm_stack", (128, 128, 10), ("CO",), **AFM_INPUT)
+#: ED-AFM's stack (Oinonen et al., ACS Nano 16, 89 (2022)): slices 2-7 of the 10-slice ASD-AFM stack, 0.1 A apart.
+ED_AFM_SLICES = (2, 8)
 DSH_DESCRIPTORS = ("disks", "spheres", "height")
 
 PRESETS: dict[str, ZooPreset] = {
@@ -145,6 +149,48 @@ PRESETS: dict[str, ZooPreset] = {
         postprocessing="maps",
         recipe=TrainingRecipe("es", "heavy", "compile_es", ("CO", "Xe"), ("es", "height"), None, "drift", "es_losses"),
         figure="afm_maps",
+    ),
+    "dsh_6slice": ZooPreset(
+        description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set.",
+        family="afm",
+        builder="dsh_6slice",
+        input=InputSpec("afm_stack", (128, 128, 6), ("CO",), **AFM_INPUT),
+        preprocessing="standardize_slices",
+        postprocessing="maps",
+        recipe=TrainingRecipe(
+            "dsh",
+            "heavy",
+            "compile_dsh",
+            ("CO",),
+            DSH_DESCRIPTORS,
+            None,
+            "asd-afm-random-noise",
+            "dsh_losses",
+            slices=ED_AFM_SLICES,
+        ),  # fmt: skip
+        figure="afm_maps",
+        twin="dsh_heavy",
+    ),
+    "es_6slice": ZooPreset(
+        description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth).",
+        family="afm",
+        builder="es_6slice",
+        input=InputSpec("afm_stack", (128, 128, 6), ("CO", "Xe"), **AFM_INPUT),
+        preprocessing="standardize_slices",
+        postprocessing="maps",
+        recipe=TrainingRecipe(
+            "es",
+            "heavy",
+            "compile_es",
+            ("CO", "Xe"),
+            ("es", "height"),
+            None,
+            "drift",
+            "es_losses",
+            slices=ED_AFM_SLICES,
+        ),  # fmt: skip
+        figure="afm_maps",
+        twin="es",
     ),
     "cyclegan_afm_sim2exp": ZooPreset(
         description="Simulated nc-AFM image -> real (experimental) style; CycleGAN ResNet-6 generator.",

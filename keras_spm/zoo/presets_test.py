@@ -62,4 +62,6 @@ def test_presets_module_does_not_import_keras():
     code = "import sys, keras_spm.zoo.presets; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
-    assert set(PRESETS) == set(REGISTRY)
+    assert set(REGISTRY) <= set(PRESETS)
+    for name in set(PRESETS) - set(REGISTRY):  # no weights yet: a campaign starts them from a trained twin
+        assert PRESETS[name].twin in REGISTRY, name

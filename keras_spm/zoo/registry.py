@@ -165,12 +165,28 @@ def available(registry: dict[str, ZooEntry] | None = None) -> dict[str, str]:
     return {name: registry[name].description for name in sorted(registry)}
 
 
+def not_trained_yet(name: str) -> str:
+    """For a zoo preset without weights yet (e.g. ``dsh_6slice``): what to run to make them; else ``""``."""
+    from .presets import PRESETS
+
+    twin = getattr(PRESETS.get(name), "twin", None)
+    if twin is None:
+        return ""
+    return (
+        f"zoo model {name!r} has no trained weights yet: make them with `python training/campaign.py --model {name} "
+        f"--hours 3` (it starts from {twin}'s weights)"
+    )
+
+
 def get_entry(name: str, registry: dict[str, ZooEntry] | None = None) -> ZooEntry:
     """The entry of ``name``; an unknown name raises ``ValueError`` listing the available ones."""
     registry = REGISTRY if registry is None else registry
     if name not in registry:
         names = ", ".join(sorted(registry)) or "none registered yet"
-        raise ValueError(f"unknown zoo model {name!r}; available: {names}. See keras_spm.zoo.available().")
+        raise ValueError(
+            f"{not_trained_yet(name) or f'unknown zoo model {name!r}'}; available: {names}. "
+            "See keras_spm.zoo.available()."
+        )
     entry = registry[name]
     entry.validate(name)
     return entry

@@ -86,3 +86,10 @@ def test_every_registered_model_ships_in_the_wheel():
         assert key in data_files, f"setup.cfg [options.data_files] lacks {key}"
         listed = {item.strip() for item in data_files[key].split(",")}
         assert listed == {f"zoo/{name}/{weights_filename(name)}", f"zoo/{name}/README.md"}, key
+
+
+def test_a_preset_without_weights_says_how_to_make_them():
+    from keras_spm.zoo.registry import get_entry
+
+    with pytest.raises(ValueError, match=r"'dsh_6slice' has no trained weights yet: make them with `python training/"):
+        get_entry("dsh_6slice")
