@@ -7,15 +7,13 @@ score so far), ``history.csv`` (one row per epoch) and ``state.json``, written l
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .runs import read_csv, save_model_atomically, write_json
+from .runs import read_csv, save_model_atomically, write_csv, write_json
 
 
 def cosine_lr(epoch: int, epochs: int, lr: float, final_fraction: float = 0.01) -> float:
@@ -85,14 +83,7 @@ def epoch_checkpoint(
 
 def write_history(path: Path, epoch: int, row: dict) -> None:
     """Put ``row`` as the history's ``epoch`` (1-based), dropping rows of later epochs a killed run left behind."""
-    rows = [r for r in read_csv(path) if int(r["epoch"]) < epoch] + [row]
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    write_csv(path, [r for r in read_csv(path) if int(r["epoch"]) < epoch] + [row])
 
 
 def time_limit(minutes: float | None, state: dict | None = None, label: str = ""):

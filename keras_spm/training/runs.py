@@ -51,8 +51,12 @@ def read_csv(path: Path) -> list[dict]:
 
 def append_csv(path: Path, row: dict) -> None:
     """Append ``row`` to a CSV log, rewriting it atomically (new columns are added, old rows keep theirs blank)."""
+    write_csv(path, read_csv(path) + [{k: ("" if v is None else v) for k, v in row.items()}])
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` as a CSV file, atomically; the columns are every key in order of first appearance."""
     path = Path(path)
-    rows = read_csv(path) + [{k: ("" if v is None else v) for k, v in row.items()}]
     keys = list(dict.fromkeys(k for r in rows for k in r))
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
