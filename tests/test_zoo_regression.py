@@ -38,6 +38,8 @@ def model_input(name: str, inputs: dict[str, np.ndarray], preset):
     if preset.input.kind == "afm_stack":
         stacks = {t: np.kron(inputs[f"afm_{t}"].astype(np.float32), np.ones((8, 8, 1), np.float32))[None]
                   for t in preset.input.tips}  # fmt: skip
+        lo, hi = preset.recipe.slices or (0, 10)  # 6-slice models: their slices of the 10-slice stack
+        stacks = {t: x[..., lo:hi] for t, x in stacks.items()}
         return stacks if len(stacks) > 1 else stacks[preset.input.tips[0]]
     size = 128 if name == "effunet_nanoparticles" else 64  # effunet's saved input is 128 x 128
     image = np.kron(inputs["image"].astype(np.float32), np.ones((size // 32, size // 32), np.float32))
