@@ -289,7 +289,7 @@ def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: st
 
     from .. import precision as precisions
     from .. import zoo
-    from ..models import afm
+    from ..models import afm, preprocessing  # noqa: F401  (registers the layers a saved checkpoint holds)
 
     if init is not None:
         model = keras.models.load_model(init, compile=False)
@@ -527,10 +527,7 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     file is replaced (input scaling wrapped in, no optimizer), the registry's sha256 updated, and a ``promote``
     row logged; the test split is evaluated afterwards for the card by ``benchmarks/afm_models.py``.
     """
-    import keras
-
     from ..zoo.hub import sha256_file
-    from ..zoo.presets import wrap
 
     best = run / "best.keras"
     state = read_json(run / "state.json")
@@ -547,10 +544,8 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     )
     if not ours["val_loss"] < theirs["val_loss"]:
         return False
-    plain = keras.models.clone_model(candidate)
-    plain.set_weights(candidate.get_weights())
     zoo_file.parent.mkdir(parents=True, exist_ok=True)
-    save_model_atomically(wrap(plain, cm.name), zoo_file)
+    save_model_atomically(for_zoo(candidate, cm.name), zoo_file)
     digest = sha256_file(zoo_file)
     if zoo_dir == ZOO:
         set_registry_sha256(cm.name, digest)  # a first promotion adds the entry
@@ -561,6 +556,18 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
         file=sys.stderr,
     )
     return True
+
+
+def for_zoo(model, name: str):
+    """``model`` as the zoo ships it: float32, input scaling wrapped in, not compiled (so no optimizer state is
+    saved: ``clone_model`` of a compiled model keeps its optimizer, and the file triples)."""
+    from .. import precision as precisions
+    from ..zoo.presets import wrap
+
+    model = precisions.with_policy(model, "float32")
+    plain = model.__class__.from_config(model.get_config())
+    plain.set_weights(model.get_weights())
+    return wrap(plain, name)
 
 
 def set_registry_sha256(name: str, digest: str, path: Path = ROOT / "keras_spm" / "zoo" / "registry.py") -> None:

@@ -116,3 +116,25 @@ def test_a_six_slice_campaign_starts_from_its_twin_and_feeds_it_slices_2_to_7():
     np.testing.assert_array_equal(x, stack[..., 2:8])
     out = model.predict(x, verbose=0)
     assert set(out) == {"disks", "spheres", "height"} and np.isfinite(out["height"]).all()
+
+
+def test_the_zoo_file_holds_no_optimizer_and_loads_in_a_fresh_process(tmp_path):
+    import zipfile
+
+    cm = campaign.campaign_model("xyz")
+    trained = campaign.initial_model(cm, None, 1e-4)  # compiled, as a campaign's best checkpoint is
+    trained.optimizer.build(trained.trainable_variables)
+    path = tmp_path / "xyz.keras"
+    trained.save(tmp_path / "best.keras")
+    campaign.for_zoo(trained, "xyz").save(path)
+    with zipfile.ZipFile(path) as z:
+        import h5py
+
+        with z.open("model.weights.h5") as f, h5py.File(f) as h5:
+            assert "optimizer" not in h5 or len(h5["optimizer"]) == 0
+    code = (  # what --promote-only does first, in a process that has imported nothing else
+        "import sys; from pathlib import Path; from keras_spm.training import campaign; "
+        "m = campaign.initial_model(campaign.campaign_model('xyz'), Path(sys.argv[1]), 1e-4); print(m.count_params())"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "best.keras")], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "560941", out.stderr[-2000:]

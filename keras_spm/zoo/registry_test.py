@@ -67,7 +67,12 @@ def test_registry_entries_are_valid_and_match_their_shipped_copies():
 
 def test_every_zoo_folder_is_registered_and_has_a_model_card():
     folders = [p for p in ZOO.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))] if ZOO.is_dir() else []
+    from keras_spm.zoo.registry import not_trained_yet
+
     for folder in folders:
+        if folder.name not in REGISTRY and not_trained_yet(folder.name):  # a campaign's log before its first weights
+            assert {f.name for f in folder.iterdir()} <= {"campaign.csv", "campaign.png"}, folder
+            continue
         assert folder.name in REGISTRY, f"{folder} has no entry in keras_spm/zoo/registry.py"
         card = folder / "README.md"
         assert card.is_file(), f"{folder} has no README.md model card"
