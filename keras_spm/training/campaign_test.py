@@ -138,3 +138,23 @@ def test_the_zoo_file_holds_no_optimizer_and_loads_in_a_fresh_process(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "best.keras")], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "560941", out.stderr[-2000:]
+
+
+def test_batch_feeder_collates_6_slice_batches_and_surfaces_a_failed_draw(monkeypatch):
+    cm = campaign.campaign_model("dsh_6slice")
+    stack = np.zeros((128, 128, 10), np.float32)
+    maps = {d: np.zeros((128, 128), np.float32) for d in cm.descriptors}
+
+    def draws(buffer, augment, seed):
+        for _ in range(4):
+            yield {"CO": stack}, maps
+        raise OSError("buffer file vanished")
+
+    monkeypatch.setattr(campaign, "iterate", draws)
+    feeder = campaign.BatchFeeder(cm, None, batch_size=2, seed=0, gate=lambda: True)
+    x, y = feeder.next(timeout=5)
+    assert x.shape == (2, 128, 128, 6) and set(y) == set(cm.descriptors)
+    assert feeder.next(timeout=5) is not None
+    with pytest.raises(RuntimeError, match="buffer file vanished"):
+        while True:
+            feeder.next(timeout=1)
