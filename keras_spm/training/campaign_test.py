@@ -44,12 +44,12 @@ def test_promotion_rewrites_only_its_registry_entry(tmp_path):
     assert len(changed) == 1 and 'sha256="' + "a" * 64 in changed[0][1]
     with pytest.raises(RuntimeError, match="no registry entry 'nope'"):
         campaign.set_registry_sha256("nope", "b" * 64, registry)
-    campaign.set_registry_sha256("dsh_6slice", "c" * 64, registry)  # a preset's first promotion adds its entry
+    campaign.set_registry_sha256("es_6slice", "c" * 64, registry)  # a preset's first promotion adds its entry
     namespace = {}
     exec(compile(registry.read_text(), str(registry), "exec"), namespace)
-    entry = namespace["REGISTRY"]["dsh_6slice"]
-    assert entry.sha256 == "c" * 64 and entry.kind == "afm.dsh" and entry.revision is None
-    entry.validate("dsh_6slice")
+    entry = namespace["REGISTRY"]["es_6slice"]
+    assert entry.sha256 == "c" * 64 and entry.kind == "afm.es" and entry.revision is None
+    entry.validate("es_6slice")
 
 
 def run_campaign(tmp_path: Path, hours: float) -> subprocess.Popen:
@@ -107,6 +107,9 @@ def test_validation_is_float32_whatever_the_training_precision():
 
 
 def test_a_six_slice_campaign_starts_from_its_twin_and_feeds_it_slices_2_to_7():
+    es6 = campaign.campaign_model("es_6slice")  # no weights yet: starts from es, transferred
+    assert (es6.slices, es6.twin) == ((2, 8), "es")
+    assert [tuple(t.shape) for t in campaign.initial_model(es6, None, 1e-4).inputs] == [(None, 128, 128, 6)] * 2
     cm = campaign.campaign_model("dsh_6slice")
     assert (cm.slices, cm.twin, cm.elements) == ((2, 8), "dsh_heavy", "heavy")
     model = campaign.initial_model(cm, None, 1e-4)

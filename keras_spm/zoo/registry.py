@@ -156,6 +156,13 @@ REGISTRY: dict[str, ZooEntry] = {
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
+    "dsh_6slice": ZooEntry(
+        repo_id="keras-spm/dsh_6slice",
+        revision=None,
+        sha256="a0ca26610f3ca9f39461641bd72f4b2bf9cf4bb9238738133d35cb63f0eebf89",
+        kind="afm.dsh",
+        description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set",
+    ),
 }
 
 

@@ -96,5 +96,5 @@ def test_every_registered_model_ships_in_the_wheel():
 def test_a_preset_without_weights_says_how_to_make_them():
     from keras_spm.zoo.registry import get_entry
 
-    with pytest.raises(ValueError, match=r"'dsh_6slice' has no trained weights yet: make them with `python training/"):
-        get_entry("dsh_6slice")
+    with pytest.raises(ValueError, match=r"'es_6slice' has no trained weights yet: make them with `python training/"):
+        get_entry("es_6slice")
