@@ -157,14 +157,18 @@ def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log) -
         stacks, valid = {}, np.ones(shape[:2], bool)
         for tip, files in groups.items():
             stack = read_afm_stack(files, channel, direction, crop_nan)
+            lo, hi = spec.recipe.slices or (0, shape[2])  # 6-slice models: slices 2-7 of the 10 closest (ED-AFM)
             resampled = io.resample_to_model(
-                stack, pixel_size=spec.input.pixel_size, shape=shape[:2], n_slices=shape[2],
+                stack, pixel_size=spec.input.pixel_size, shape=shape[:2], n_slices=10 if spec.recipe.slices else shape[2],
                 slice_spacing=spec.input.slice_spacing,
             )  # fmt: skip
             prefix = f"{tip}: " if len(tips) > 1 else ""
-            for line in [*stack.notes, *resampled.report]:
+            report = [*stack.notes, *resampled.report]
+            if spec.recipe.slices:
+                report.append(f"the model takes slices {lo}-{hi - 1} of those 10 (far to close), as ED-AFM did")
+            for line in report:
                 _emit(log, notes, prefix + line)
-            stacks[tip] = resampled.data
+            stacks[tip] = resampled.data[..., lo:hi]
             valid &= valid_mask(stack.size, spec.input.pixel_size, shape[:2])
         first = groups[tips[0]]
         source = str(first[0].parent) if len(first) > 1 else str(first[0])

@@ -66,3 +66,10 @@ def test_pix2pix_on_an_odd_sized_image_matches_translate(shared_data, monkeypatc
     assert err["nrmse_mean"] < 0.2 and abs(err["mean_intensity_error"]) < 0.02
     alone = keras_spm.predict("pix2pix_stem", conv[::-1])["translated"]  # batching changes nothing
     np.testing.assert_allclose(got[1]["translated"], alone, atol=1e-4)
+
+
+def test_a_six_slice_model_gets_slices_2_to_7_of_the_10_closest(shared_data):
+    result = keras_spm.predict("dsh_6slice", shared_data / "spm-files" / "nanonis_stack")
+    assert any("picked 10 of" in n for n in result.notes)
+    assert any("slices 2-7 of those 10" in n for n in result.notes)
+    assert result.arrays["height"].shape[-2:] == result.arrays["valid"].shape[-2:]
