@@ -53,7 +53,7 @@ def benzene(small_molecules) -> Molecule:
         (["{mol}", "-o", "{tmp}/out", "--tips", "CO,CO"], r"names a tip twice"),
         (
             ["{mol}", "-o", "{tmp}/out", "--predict", "dsh_huge"],
-            r"'dsh_huge' is not a zoo model; AFM models: dsh_heavy",
+            r"'dsh_huge' is not a zoo model; AFM models: dsh_6slice, dsh_heavy",
         ),
         (["{mol}", "-o", "{tmp}/out", "--predict", "pix2pix_stem"], r"does not take AFM stacks"),
         (["{mol}", "-o", "{tmp}/mol.xyz"], r"exists and is not a folder"),
