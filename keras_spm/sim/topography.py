@@ -7,7 +7,8 @@ features on it, at a pixel size drawn log-uniformly from 0.1 A to 100 nm:
 * substrates: flat, self-affine rough (fractional Brownian surface, Hurst 0.3-0.9), step-terrace (atomic step
   heights 0.2-0.35 nm, straight or wandering vicinal edges, sometimes bunched), atomic / molecular lattices
   (hexagonal, square, rectangular; sub-A to A corrugation), a large reconstruction (7x7-like: adatom lattice in a
-  supercell with corner holes), a line grating;
+  supercell with corner holes), a line grating (shallow to vertical walls), grains (polycrystalline films, or packed
+  aligned rods when stretched);
 * features: nanoparticles (spherical caps, Gaussians, faceted pyramids, rods; many sizes, aspect 0.15-1), islands
   and pits (one to three atomic layers, rounded or fractal edges), fibres (worm-like chains of cylinders),
   adsorbates (one- to four-lobed molecules, 0.5-3 A high).
@@ -15,9 +16,9 @@ features on it, at a pixel size drawn log-uniformly from 0.1 A to 100 nm:
 Lateral sizes are drawn in pixels (so every feature is resolvable), heights in metres from what the feature
 physically is (atomic steps and islands are 0.2-0.35 nm per layer at any pixel size; particles and fibres are as
 high as a fraction of their width; lattice corrugation is a fraction of the period). Heights are float64 metres with
-median 0. A third of the surfaces are already "imaged" by a sharp tip (grey dilation by a 0.5-2 px paraboloid) or
-slightly blurred, and half carry a little white noise: real clean scans look like that, and a tip-artifact remover
-must leave them alone.
+median 0. Every surface is already "imaged" by a sharp but real tip (a 0.3-2 px sphere on a 10-30 degree cone: it
+limits the slope of steep walls, as every AFM scan is limited) and some are slightly blurred; half carry a little
+white noise. Real clean scans look like that, and a tip-artifact remover must leave them alone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-SUBSTRATES = ("flat", "rough", "steps", "lattice", "reconstruction", "grating")
+SUBSTRATES = ("flat", "rough", "steps", "lattice", "reconstruction", "grating", "grains")
 FEATURES = ("particles", "islands", "pits", "fibres", "adsorbates")
 #: pixel sizes (m) of :func:`random_topography`: 0.1 A (atomic STM) to 100 nm (tens of micrometres AFM frames)
 PIXEL_RANGE = (1e-11, 1e-7)
@@ -129,16 +130,41 @@ def reconstruction(shape: tuple[int, int], rng: np.random.Generator, px: float) 
 
 
 def grating(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple[np.ndarray, dict]:
-    """A line grating (calibration standard): trapezoidal lines of period 8-60 px, depth 3-50 % of the period."""
+    """A line grating (calibration standard): trapezoidal lines of period 8-60 px, depth 3-150 % of the period.
+
+    Deep gratings with near-vertical walls are what AFM calibration standards are (e.g. 65 nm lines on 10 nm pixels).
+    """
     yy, xx = _coords(shape)
     angle = rng.uniform(0, np.pi)
     period = rng.uniform(8, 60)
     u = (yy * np.cos(angle) + xx * np.sin(angle)) / period % 1.0
     duty = rng.uniform(0.3, 0.7)
-    edge = rng.uniform(0.02, 0.15)
+    edge = rng.uniform(0.005, 0.15)
     prof = np.clip(np.minimum(u, duty - u) / edge + 0.5, 0, 1)
-    depth = period * px * _loguniform(rng, 0.03, 0.5)
+    depth = period * px * _loguniform(rng, 0.03, 1.5)
     return prof * depth, {"period": period * px, "depth": depth}
+
+
+def grains(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple[np.ndarray, dict]:
+    """Grains of a polycrystalline film (Voronoi cells 4-40 px across), or packed aligned rods when the cells are
+    stretched 1.5-6x along one direction; domed or flat tops with grooves at the boundaries, 5-50 % as high as wide."""
+    from scipy.spatial import cKDTree
+
+    yy, xx = _coords(shape)
+    size = _loguniform(rng, 4.0, 40.0)
+    stretch = 1.0 if rng.random() < 0.5 else rng.uniform(1.5, 6.0)
+    a = rng.uniform(0, np.pi)
+    pts = np.c_[(yy * np.cos(a) + xx * np.sin(a)).ravel() / stretch, (-yy * np.sin(a) + xx * np.cos(a)).ravel()]
+    lo, hi = pts.min(axis=0) - size, pts.max(axis=0) + size
+    n = int(np.clip(np.prod(hi - lo) / size**2, 2, 4000))
+    seeds = rng.uniform(lo, hi, (n, 2))
+    d, idx = cKDTree(seeds).query(pts, k=2)
+    to_boundary = ((d[:, 1] - d[:, 0]) / 2).reshape(shape)  # distance to the bisector of the two nearest seeds
+    h = size * px * _loguniform(rng, 0.05, 0.5)
+    tops = h * np.clip(1 + 0.25 * rng.normal(size=n), 0.3, None)[idx[:, 0]].reshape(shape)
+    width = size * rng.uniform(0.05, 0.5)  # small: flat tops and steep edges; large: domes
+    z = tops * (1 - np.exp(-to_boundary / width))
+    return z, {"size": size * px, "stretch": stretch, "angle": a, "height": h}
 
 
 def particles(shape: tuple[int, int], rng: np.random.Generator, px: float) -> tuple[np.ndarray, dict]:
@@ -254,9 +280,8 @@ def _substrate(name: str, shape, rng, px) -> tuple[np.ndarray, dict]:
         hurst = rng.uniform(0.3, 0.9)
         rms = px * _loguniform(rng, 0.03, 3.0)
         return self_affine(shape, rng, hurst, rms), {"hurst": hurst, "rms": rms}
-    return {"steps": steps, "lattice": lattice, "reconstruction": reconstruction, "grating": grating}[name](
-        shape, rng, px
-    )
+    builders = {"steps": steps, "lattice": lattice, "reconstruction": reconstruction, "grating": grating, "grains": grains}
+    return builders[name](shape, rng, px)
 
 
 def _feature(name: str, shape, rng, px) -> tuple[np.ndarray, dict]:
@@ -288,7 +313,7 @@ def random_topography(
     px = float(pixel_size) if pixel_size is not None else _loguniform(rng, *PIXEL_RANGE)
     if not px > 0:
         raise ValueError(f"pixel_size must be > 0 metres, got {pixel_size}.")
-    substrate = substrate or str(rng.choice(SUBSTRATES, p=[0.15, 0.2, 0.25, 0.2, 0.1, 0.1]))
+    substrate = substrate or str(rng.choice(SUBSTRATES, p=[0.12, 0.17, 0.2, 0.17, 0.08, 0.11, 0.15]))
     if features is None:
         k = int(rng.choice([0, 1, 2], p=[0.3, 0.5, 0.2]))
         features = tuple(str(f) for f in rng.choice(FEATURES, size=k, replace=False))
@@ -310,15 +335,15 @@ def random_topography(
 
 
 def _as_imaged(z: np.ndarray, rng: np.random.Generator, px: float, params: dict) -> np.ndarray:
-    """Real "clean" scans were taken with a sharp but finite tip and some noise; make a share of them so."""
-    u = rng.random()
-    if u < 0.2:
-        from .tip import parabolic_tip, simulate_scan
+    """Real "clean" scans were taken with a sharp but finite tip, sometimes a little blurred, with some noise."""
+    from .tip import simulate_scan, spherical_tip
 
-        radius = rng.uniform(0.5, 2.0) * px
-        z = simulate_scan(z, parabolic_tip(radius, px, depth=4 * radius))
-        params["imaged_tip_radius"] = radius
-    elif u < 0.35:
+    radius = _loguniform(rng, 0.3, 2.0) * px
+    half_angle = rng.uniform(10.0, 30.0)
+    depth = max(float(np.ptp(z)), 2 * radius)  # deep enough to meet the bottom of every trench the surface has
+    z = simulate_scan(z, spherical_tip(radius, px, half_angle, depth=depth))
+    params["imaged_tip"] = {"radius": radius, "half_angle": half_angle}
+    if rng.random() < 0.3:
         sigma = rng.uniform(0.3, 0.8)
         z = ndimage.gaussian_filter(z, sigma, mode="nearest")
         params["imaged_blur_px"] = sigma

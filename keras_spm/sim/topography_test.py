@@ -63,3 +63,26 @@ def test_self_affine_rms_and_bad_arguments():
         G.random_topography(rng, pixel_size=-1.0)
     with pytest.raises(ValueError, match="shape"):
         G.random_topography(rng, shape=(4, 4))
+
+
+def test_grains_are_cells_and_stretched_grains_are_aligned_rods():
+    for seed in range(6):
+        z, p = G.grains((96, 96), np.random.default_rng(seed), 1e-8)
+        assert np.ptp(z) > 0 and 0.05 <= p["height"] / p["size"] <= 0.5
+        if p["stretch"] > 2:  # aligned rods: the height map is smoother along the rods than across them
+            gy, gx = np.gradient(z)
+            c, s = np.cos(p["angle"]), np.sin(p["angle"])
+            along, across = np.abs(gy * c + gx * s).mean(), np.abs(-gy * s + gx * c).mean()
+            assert across > 1.5 * along
+
+
+def test_every_clean_surface_is_imaged_by_a_real_tip_whose_cone_limits_steep_walls():
+    step = np.zeros((32, 64))
+    step[:, 32:] = 50e-9  # a vertical wall 50 px high on 1 nm pixels
+    for seed in range(5):
+        params = {}
+        z = G._as_imaged(step, np.random.default_rng(seed), 1e-9, params)
+        half = params["imaged_tip"]["half_angle"]
+        assert 10 <= half <= 30
+        wall = ((z > 5e-9) & (z < 45e-9)).sum(axis=1)  # a 10-30 degree cone spreads the wall over >= 7 px
+        assert np.median(wall) >= 40 * np.tan(np.deg2rad(half)) - 1
