@@ -280,7 +280,13 @@ def _substrate(name: str, shape, rng, px) -> tuple[np.ndarray, dict]:
         hurst = rng.uniform(0.3, 0.9)
         rms = px * _loguniform(rng, 0.03, 3.0)
         return self_affine(shape, rng, hurst, rms), {"hurst": hurst, "rms": rms}
-    builders = {"steps": steps, "lattice": lattice, "reconstruction": reconstruction, "grating": grating, "grains": grains}
+    builders = {
+        "steps": steps,
+        "lattice": lattice,
+        "reconstruction": reconstruction,
+        "grating": grating,
+        "grains": grains,
+    }
     return builders[name](shape, rng, px)
 
 
