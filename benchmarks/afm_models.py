@@ -6,6 +6,7 @@
     python benchmarks/afm_models.py --speed                       # DSH samples/s (inference b1/b32, training b32)
                                                                   # and batch 1 through zoo.load vs PyTorch
                                                                   # and float32 vs mixed_bfloat16 side by side
+    python benchmarks/afm_models.py --speed precision             # only float32 vs mixed_bfloat16
 
 Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
@@ -227,6 +228,8 @@ def precision_speed(repeats: int = 5, train_steps: int = 8) -> dict:
     keras.utils.set_random_seed(0)
     base = afm.dsh()
     models = {"float32": base, "mixed_bfloat16": precision.with_policy(base, "mixed_bfloat16")}
+    # training runs the layer policies a training script gives (precision.float32_layers(training=True))
+    trained = {"float32": base, "mixed_bfloat16": precision.with_policy(base, "mixed_bfloat16", training=True)}
     rng = np.random.default_rng(0)
     x1, x32 = (tf.constant(rng.standard_normal((b, 128, 128, 10)).astype("float32")) for b in (1, 32))
     n_train = 32 * (train_steps + 1)
@@ -242,11 +245,11 @@ def precision_speed(repeats: int = 5, train_steps: int = 8) -> dict:
             times.append(time.perf_counter() - self._t)
 
     for name, model in models.items():
-        afm.compile_dsh(model)
         serve[name] = tf.function(lambda x, m=model: m(x, training=False)["disks"], reduce_retracing=True)
         for x in (x1, x32):
             serve[name](x).numpy()
-        model.fit(xt[:64], {k: v[:64] for k, v in yt.items()}, batch_size=32, epochs=1, verbose=0)  # trace
+        afm.compile_dsh(trained[name])
+        trained[name].fit(xt[:64], {k: v[:64] for k, v in yt.items()}, batch_size=32, epochs=1, verbose=0)  # trace
 
     def infer(name: str, x, n: int) -> float:
         start = time.perf_counter()
@@ -261,7 +264,7 @@ def precision_speed(repeats: int = 5, train_steps: int = 8) -> dict:
             runs[name]["infer_b32"].append(infer(name, x32, 6))
             runs[name]["infer_b1"].append(infer(name, x1, 24))
             times.clear()
-            models[name].fit(xt, yt, batch_size=32, epochs=1, verbose=0, callbacks=[StepTimer()])
+            trained[name].fit(xt, yt, batch_size=32, epochs=1, verbose=0, callbacks=[StepTimer()])
             steady = times[1:]  # the first step of a fit call waits for the data pipeline
             runs[name]["train_b32"].append(32 * len(steady) / sum(steady))
         load.append(os.getloadavg()[0])
@@ -411,7 +414,13 @@ def main(argv=None) -> int:
     parser.add_argument("--model", action="append", default=[], help="repeatable; see the module docstring")
     parser.add_argument("--set", dest="set_name", default="light", choices=("light", "heavy"))
     parser.add_argument("--molecules", type=int, default=30)
-    parser.add_argument("--speed", action="store_true", help="time DSH training and inference on this CPU")
+    parser.add_argument(
+        "--speed",
+        nargs="?",
+        const="all",
+        choices=("all", "precision"),
+        help="time DSH training and inference on this CPU (precision: only the float32 / bf16 side-by-side run)",
+    )
     parser.add_argument(
         "--speed-repeats", type=int, default=5, help="float32 / bf16 alternations of the precision speed test"
     )
@@ -471,7 +480,7 @@ def main(argv=None) -> int:
         stem += f"_aug-{args.test_augmentation}" if args.test_augmentation else ""
         stem += "_nominal" if args.label_frame == "nominal" else ""
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
-    if args.speed:
+    if args.speed == "all":
         result = speed()
         print(
             "DSH on this CPU (samples/s): "
@@ -484,6 +493,7 @@ def main(argv=None) -> int:
             + ", ".join(f"{k.removesuffix('_b1_per_s')} {v:.1f}" for k, v in b1.items() if k.endswith("_per_s"))
         )
         (args.out / "afm_models_speed_batch1.json").write_text(json.dumps(b1, indent=1))
+    if args.speed:
         result = precision_speed(args.speed_repeats)
         print(
             f"DSH float32 vs mixed_bfloat16 on {result['cpu']} (native bf16: {result['native_bf16']}, "

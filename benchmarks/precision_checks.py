@@ -306,7 +306,7 @@ def finetune(steps: int = 150, batch_size: int = 16, n_train: int = 48, lr: floa
     for policy in ("float32", "mixed_bfloat16"):
         keras.utils.set_random_seed(0)
         fresh = keras.Model.from_config(base.get_config())  # own variables: base stays untouched
-        model = afm.compile_dsh(precision.with_policy(fresh, policy), lr=lr)
+        model = afm.compile_dsh(precision.with_policy(fresh, policy, training=True), lr=lr)
         model.set_weights(base.get_weights())
         start_val = float(model.evaluate(vx, vy, batch_size=16, verbose=0)[0])
         t0 = time.perf_counter()

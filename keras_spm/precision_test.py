@@ -7,6 +7,7 @@ import pytest
 import keras_spm.models.afm  # noqa: F401  (registers the AFM layers)
 import keras_spm.models.preprocessing  # noqa: F401  (registers the input scaling layers saved in the zoo models)
 from keras_spm import precision as P
+from keras_spm.models import afm
 
 ZOO = Path(__file__).resolve().parents[1] / "zoo"
 
@@ -151,6 +152,16 @@ def test_loaded_zoo_dsh_bf16_clone_and_back():
     assert set(P.model_policies(back).values()) == {"float32"}
     np.testing.assert_array_equal(np.asarray(back(x)["disks"]), np.asarray(ref["disks"]))
     assert P.with_policy(model, "float32") is model  # nothing to change: no rebuild
+
+
+def test_training_keeps_single_channel_3d_convolutions_float32():
+    # oneDNN's bf16 weight gradient of the stack's first 3D conv (1 input channel) is the slow one; inference keeps it
+    model = afm.dsh()
+    trained = P.model_policies(P.with_policy(model, "mixed_bfloat16", training=True))
+    served = P.model_policies(P.with_policy(model, "mixed_bfloat16"))
+    assert trained["enc_conv3d_1"] == "float32" and served["enc_conv3d_1"] == "mixed_bfloat16"
+    assert trained["enc_conv3d_2"] == served["enc_conv3d_2"] == "mixed_bfloat16"  # 4 input channels: bf16
+    assert {k for k in trained if trained[k] != served[k]} == {"enc_conv3d_1"}
 
 
 def test_for_inference_obeys_precision(monkeypatch):

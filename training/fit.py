@@ -468,7 +468,9 @@ def main(argv=None) -> int:
         if resume and not distributed:
             model = keras.models.load_model(out / "last.keras")
         else:
-            model = precision.with_policy(afm.from_preset(recipe.preset), args.precision)  # outputs stay float32
+            model = precision.with_policy(
+                afm.from_preset(recipe.preset), args.precision, training=True
+            )  # outputs stay float32
             if args.train_only:
                 freeze_all_but(model, args.train_only.split(","))
             getattr(afm, recipe.compile)(model, lr=args.lr, **(args.loss_weights or {}))

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.init is not None:
             model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
             print(f"initialised from {args.init}", flush=True)
-        model = precision.with_policy(model, args.precision)  # outputs and losses stay float32
+        model = precision.with_policy(model, args.precision, training=True)  # outputs and losses stay float32
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
         model.compile(

@@ -151,7 +151,7 @@ def run_stage(args, stage: int, x, c, vx, vc, init=None) -> Path:
             )
         else:
             model = keras.models.load_model(init, compile=False)
-        model = precision.with_policy(model, args.precision)  # softmax output and losses stay float32
+        model = precision.with_policy(model, args.precision, training=True)  # softmax output and losses stay float32
         lr = args.lr if stage == 1 else args.lr / 10
         schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, alpha=0.05)
         loss = FocalDiceLoss() if stage == 1 else BorderWeightedLoss(0.8, 0.2)

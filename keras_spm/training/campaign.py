@@ -303,7 +303,7 @@ def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: st
         print(f"{cm.name} has no weights yet: starting from {cm.twin}'s, transferred", file=sys.stderr)
     else:
         raise SystemExit(f"{cm.name} has no zoo weights to start from; give --init FILE.keras.")
-    model = precisions.with_policy(model, precision)
+    model = precisions.with_policy(model, precision, training=True)
     getattr(afm, cm.compile)(model, lr=lr)
     return model
 

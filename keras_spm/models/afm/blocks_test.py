@@ -17,6 +17,24 @@ def test_padding_matches_numpy_on_2d_and_3d(mode):
     np.testing.assert_array_equal(y2, np.pad(x2, [(0, 0), (2, 2), (1, 1), (0, 0)], mode=mode))
 
 
+@pytest.mark.parametrize("mode", ["reflect", "symmetric"])
+def test_one_op_padding_and_its_gradient_equal_the_slice_padding(mode):
+    import tensorflow as tf
+
+    layer = ReflectionPadding((1, 2, 1), mode=mode)
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, 5, 6, 4, 3)), tf.float32)
+    w = tf.constant(np.random.default_rng(2).normal(size=(2, 7, 10, 6, 3)), tf.float32)
+    grads = []
+    for pad in (lambda t: layer(t, training=True), layer.pad_by_slices):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = pad(x)
+            loss = tf.reduce_sum(w * y)
+        grads.append((y.numpy(), tape.gradient(loss, x).numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-6, atol=1e-6)
+
+
 def test_symmetric_padding_repeats_the_edge_like_the_original_asd_afm_code():
     x = np.arange(4, dtype="float32").reshape(1, 4, 1, 1)
     y = np.asarray(ReflectionPadding((1, 0), mode="symmetric")(x))[0, :, 0, 0]
