@@ -3,6 +3,7 @@
     HF_HUB_OFFLINE=1 python benchmarks/precision_checks.py                 # all zoo models
     HF_HUB_OFFLINE=1 python benchmarks/precision_checks.py --model xyz     # one (repeatable)
     HF_HUB_OFFLINE=1 python benchmarks/precision_checks.py --finetune      # DSH fine-tune, float32 vs bf16
+    python benchmarks/precision_checks.py --train-speed                    # training steps/s of the DAE
 
 Each zoo model (``keras_spm.zoo.REGISTRY``, the shipped copies) runs in float32 and, rebuilt with
 :func:`keras_spm.precision.with_policy`, in ``mixed_bfloat16`` on the same inputs: validation-style data, not the
@@ -21,7 +22,12 @@ does.
 ``--finetune``: dsh_light fine-tuned ``--steps`` steps (batch 16, Adam 1e-4, the asd-afm-random-noise
 augmentation, same seeded batches) from the zoo weights in float32 and in bf16, on cached simulated light *train*
 molecules; validation loss on the cached val stacks. Target: bf16 within 2 % of the float32 run.
-Results: ``benchmarks/results/precision_checks.json`` and ``precision_finetune.json``.
+
+``--train-speed``: training samples/s of the tip-artifact DAE as ``training/fit_dae.py --variant topography`` trains
+it (64 px patches, batch 16, same loss and optimizer; bf16 via ``with_policy(..., training=True)``), float32 and bf16
+alternating per repeat, so ``fit_dae.py --precision`` can be chosen on a measurement.
+
+Results: ``benchmarks/results/precision_checks.json``, ``precision_finetune.json`` and ``precision_train_speed.json``.
 """
 
 from __future__ import annotations
@@ -325,6 +331,44 @@ def finetune(steps: int = 150, batch_size: int = 16, n_train: int = 48, lr: floa
     return result
 
 
+def dae_train_speed(repeats: int = 5, steps: int = 12, patch: int = 64, batch_size: int = 16) -> dict:
+    """Training samples/s of the topography DAE in float32 and bf16 (alternating per repeat; see the module doc)."""
+    import keras
+
+    from keras_spm import precision
+    from keras_spm.models import dae
+
+    rng = np.random.default_rng(0)
+    n = batch_size * steps
+    x = rng.standard_normal((n, patch, patch, 2)).astype("float32")
+    y = rng.standard_normal((n, patch, patch, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    base = dae.from_preset("dae_topography")
+    models = {p: precision.with_policy(base, p, training=True) for p in precision.POLICIES}
+    times: list[float] = []
+
+    class StepTimer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter() - self._t)
+
+    for m in models.values():
+        m.compile(optimizer=keras.optimizers.Adam(1e-4), loss=dae.preset_loss("dae_topography"), jit_compile=False)
+        m.fit(x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, verbose=0)  # trace
+    runs = {p: [] for p in models}
+    for r in range(repeats):
+        for p in models if r % 2 == 0 else reversed(list(models)):
+            times.clear()
+            models[p].fit(x, y, batch_size=batch_size, verbose=0, callbacks=[StepTimer()])
+            runs[p].append(batch_size * len(times[1:]) / sum(times[1:]))
+    ratio = [b / f for f, b in zip(runs["float32"], runs["mixed_bfloat16"], strict=True)]
+    return {"model": "dae_topography (training/fit_dae.py --variant topography)", "patch": patch,
+            "batch": batch_size, "samples_per_s": runs, "bf16_over_float32": {"median": float(np.median(ratio)),
+            "min": float(min(ratio)), "max": float(max(ratio))}}  # fmt: skip
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="zoo name (repeatable; default: all)")
@@ -332,6 +376,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=150, help="fine-tune steps")
     parser.add_argument("--molecules", type=int, default=16, help="val molecules for the AFM models' checks")
     parser.add_argument("--speed-repeats", type=int, default=5, help="float32 / bf16 alternations of the speed rows")
+    parser.add_argument("--train-speed", action="store_true", help="only the DAE's training speed, float32 vs bf16")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -340,6 +385,17 @@ def main(argv=None) -> int:
 
     header = {"native_bf16": precision.native_bf16(), "cpu_bf16_flags": sorted(set(precision.cpu_flags()) &
               set(precision.BF16_FLAGS)), "load_average_1min_start": os.getloadavg()[0]}  # fmt: skip
+    if args.train_speed:
+        result = {**header, "dae": dae_train_speed(args.speed_repeats), "load_average_1min_end": os.getloadavg()[0]}
+        row = result["dae"]
+        print(
+            "DAE training samples/s, median: "
+            + ", ".join(f"{p} {np.median(v):.1f}" for p, v in row["samples_per_s"].items())
+            + f"; bf16 / float32 {row['bf16_over_float32']['median']:.2f}x "
+            f"[{row['bf16_over_float32']['min']:.2f}, {row['bf16_over_float32']['max']:.2f}]"
+        )
+        (args.out / "precision_train_speed.json").write_text(json.dumps(result, indent=1))
+        return 0
     if args.finetune:
         result = {**header, **finetune(args.steps)}
         result["load_average_1min_end"] = os.getloadavg()[0]
