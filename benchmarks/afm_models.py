@@ -95,6 +95,8 @@ def load_model(name: str):
         state = Path(name).parent / "state.json"
         if not state.exists():
             raise SystemExit(f"{name}: no state.json beside it to say which model it is (dsh, es or xyz).")
+        import keras_spm.models.preprocessing  # noqa: F401  (zoo-format files hold the input scaling layers)
+
         model, kind = keras.models.load_model(name), json.loads(state.read_text())["model"]
     else:
         from keras_spm import zoo

@@ -152,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="82d8505ff49974cc5ca4a1112d48ce94bc4e2e311af74162d3d50ec649c90613",
+        sha256="7b3d438d4857887923dac50a00eeb007da1f3b5095fbb946196d6542a1876cc8",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
