@@ -66,3 +66,16 @@ def test_bf16_run_keeps_the_output_float32(tmp_path):
     model = keras.models.load_model(out / "last.keras")
     assert precision.policy_of(model) == "mixed_bfloat16"
     assert model.output.dtype == "float32"
+
+
+def test_export_raw_of_a_bf16_checkpoint_is_float32(tmp_path):
+    import keras
+
+    from keras_spm import precision
+    from keras_spm.models import dae
+    from keras_spm.models.dae.scaling import is_raw_model
+
+    core = precision.with_policy(dae.from_preset("dae_topography"), "mixed_bfloat16", training=True)
+    core.save(tmp_path / "best.keras")
+    raw = keras.models.load_model(fit_dae.export_raw(tmp_path), compile=False)
+    assert is_raw_model(raw) and precision.policy_of(raw) == "float32"

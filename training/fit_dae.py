@@ -199,13 +199,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def export_raw(out: Path) -> Path:
-    """``out/best_raw.keras``: the best checkpoint inside SlopeScale / SlopeUnscale (raw [heights, pixel size] in,
-    heights out; :func:`keras_spm.models.dae.scaling.wrap_raw`), the form the zoo ships; no optimizer state."""
+    """``out/best_raw.keras``: the best checkpoint, in float32, inside SlopeScale / SlopeUnscale (raw [heights, pixel
+    size] in, heights out; :func:`keras_spm.models.dae.scaling.wrap_raw`), the form the zoo ships; no optimizer
+    state."""
     import keras
 
+    from keras_spm import precision
     from keras_spm.models.dae.scaling import wrap_raw
 
-    core = keras.models.load_model(out / "best.keras", compile=False)
+    # a bf16 run's checkpoint keeps its bf16 layer policies: the zoo ships float32
+    core = precision.with_policy(keras.models.load_model(out / "best.keras", compile=False), "float32")
     path = out / "best_raw.keras"
     wrap_raw(core, name="dae_tip_artifacts").save(path)
     return path
