@@ -44,7 +44,12 @@ def test_promotion_rewrites_only_its_registry_entry(tmp_path):
     assert len(changed) == 1 and 'sha256="' + "a" * 64 in changed[0][1]
     with pytest.raises(RuntimeError, match="no registry entry 'nope'"):
         campaign.set_registry_sha256("nope", "b" * 64, registry)
-    campaign.set_registry_sha256("es_6slice", "c" * 64, registry)  # a preset's first promotion adds its entry
+    # a preset's first promotion adds its entry: drop es_6slice's to see it come back
+    text = registry.read_text()
+    start = text.index('    "es_6slice": ZooEntry(')
+    registry.write_text(text[:start] + text[text.index("    ),\n", start) + len("    ),\n") :])
+    assert '"es_6slice"' not in registry.read_text()
+    campaign.set_registry_sha256("es_6slice", "c" * 64, registry)
     namespace = {}
     exec(compile(registry.read_text(), str(registry), "exec"), namespace)
     entry = namespace["REGISTRY"]["es_6slice"]
@@ -107,7 +112,7 @@ def test_validation_is_float32_whatever_the_training_precision():
 
 
 def test_a_six_slice_campaign_starts_from_its_twin_and_feeds_it_slices_2_to_7():
-    es6 = campaign.campaign_model("es_6slice")  # no weights yet: starts from es, transferred
+    es6 = campaign.campaign_model("es_6slice")
     assert (es6.slices, es6.twin) == ((2, 8), "es")
     assert [tuple(t.shape) for t in campaign.initial_model(es6, None, 1e-4).inputs] == [(None, 128, 128, 6)] * 2
     cm = campaign.campaign_model("dsh_6slice")

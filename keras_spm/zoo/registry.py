@@ -163,6 +163,13 @@ REGISTRY: dict[str, ZooEntry] = {
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set",
     ),
+    "es_6slice": ZooEntry(
+        repo_id="keras-spm/es_6slice",
+        revision=None,
+        sha256="ffa06e54aa6c5fd24a089d6c451777e5106c7084900e302ba0ac47cc773e5768",
+        kind="afm.es",
+        description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth)",
+    ),
 }
 
 
