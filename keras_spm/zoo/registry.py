@@ -152,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="7b3d438d4857887923dac50a00eeb007da1f3b5095fbb946196d6542a1876cc8",
+        sha256="75cb8aaf68fc74980e3abb7e8fc64343002a4079f2f856a1f9ab9b999b271d4e",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
