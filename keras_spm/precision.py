@@ -208,7 +208,7 @@ def float32_layers(model, training: bool = False) -> set[str]:
       data, not a bf16 rounding of it (a df stack's offset would eat most of bf16's 8 bits);
     * with ``training=True``, 3D convolutions of a single input channel (the first layer of the ASD-AFM encoders, on
       the stack itself): oneDNN's bf16 weight gradient took 2.1x the float32 time there, so with that layer float32
-      DSH trains 1.35x faster than float32 instead of 1.19x (same run, 2026-12-02). Not for inference, where the
+      bf16 DSH trains 1.32-1.36x faster than float32 instead of 1.20x (2026-12-02, same runs). Not for inference, where the
       layer's bf16 forward is the faster one (traced b32: 1.50x with it in bf16, 1.21x without).
     """
     config = model.get_config()
