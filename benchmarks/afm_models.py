@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_spm.data.augment import AUGMENTATIONS
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ORIGINAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "asd-afm"
 #: model kind -> the zoo preset whose tips, descriptors and input scaling it uses (keras_spm.zoo.presets)
@@ -433,7 +435,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--test-augmentation",
         default=None,
-        choices=("asd-afm", "asd-afm-random-noise", "drift"),
+        choices=tuple(AUGMENTATIONS),
         help="apply this training augmentation recipe to the test stacks (seeded; ASD-AFM's own test protocol)",
     )
     parser.add_argument(

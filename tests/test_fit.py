@@ -121,7 +121,10 @@ def test_augmentation_defaults_per_model_and_override(tmp_path):
     from keras_spm.data.augment import AUGMENTATIONS
 
     assert {r.augmentation for r in fit.RECIPES.values()} <= set(AUGMENTATIONS)
-    assert fit.RECIPES["dsh"].augmentation == "asd-afm-random-noise" and fit.RECIPES["es"].augmentation == "drift"
+    assert (
+        fit.RECIPES["dsh"].augmentation == "asd-afm-random-noise"
+        and fit.RECIPES["es"].augmentation == "drift-random-noise"
+    )
     args = fit.parse_args(["--model", "dsh", "--augmentation", "asd-afm", "--out", str(tmp_path)])
     assert args.augmentation == "asd-afm"
     bad = run(["--model", "dsh", "--augmentation", "cutmix", "--out", str(tmp_path)])

@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from keras_spm.data.augment import AUGMENTATIONS
 from keras_spm.training.callbacks import cosine_lr_callback, epoch_checkpoint
 from keras_spm.training.runs import save_model_atomically
 
@@ -110,9 +111,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--augmentation",
-        choices=("asd-afm", "asd-afm-random-noise", "drift"),
+        choices=tuple(AUGMENTATIONS),
         default=None,
-        help="input augmentation recipe (keras_spm.data.augment); default: asd-afm-random-noise (dsh, xyz), drift (es)",
+        help="input augmentation recipe (keras_spm.data.augment); default: the preset's (asd-afm-random-noise for dsh and xyz, drift-random-noise for es)",
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none")

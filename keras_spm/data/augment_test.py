@@ -57,7 +57,10 @@ def test_every_recipe_keeps_the_shape_and_unknown_names_are_refused():
     for name, augment in AUGMENTATIONS.items():
         out = augment(stack, np.random.default_rng(0))
         assert out.shape == stack.shape and out.dtype == np.float32, name
-    with pytest.raises(ValueError, match="unknown augmentation 'asd'; available: asd-afm, asd-afm-random-noise, drift"):
+    with pytest.raises(
+        ValueError,
+        match="unknown augmentation 'asd'; available: asd-afm, asd-afm-random-noise, drift, drift-random-noise",
+    ):
         SampleSpec(augmentation="asd")
 
 
@@ -67,7 +70,8 @@ def test_random_noise_recipe_draws_the_amplitude_between_zero_and_the_published_
     def noise_level(out):  # the ramp is constant along y: second differences along y are the noise alone
         return float(np.median(np.abs(np.diff(out, n=2, axis=1))))
 
-    fixed = [noise_level(asd_afm_augment(ramp, np.random.default_rng(s))) for s in range(30)]
-    drawn = [noise_level(AUGMENTATIONS["asd-afm-random-noise"](ramp, np.random.default_rng(s))) for s in range(30)]
-    assert max(fixed) < 1.1 * min(fixed)  # published recipe: one amplitude
-    assert min(drawn) < 0.3 * min(fixed) and max(drawn) <= 1.05 * max(fixed)
+    for fixed_recipe, random_recipe in (("asd-afm", "asd-afm-random-noise"), ("drift", "drift-random-noise")):
+        fixed = [noise_level(AUGMENTATIONS[fixed_recipe](ramp, np.random.default_rng(s))) for s in range(30)]
+        drawn = [noise_level(AUGMENTATIONS[random_recipe](ramp, np.random.default_rng(s))) for s in range(30)]
+        assert max(fixed) < 1.1 * min(fixed), fixed_recipe  # one amplitude
+        assert min(drawn) < 0.3 * min(fixed) and max(drawn) <= 1.05 * max(fixed), random_recipe

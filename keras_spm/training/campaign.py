@@ -10,8 +10,9 @@ A campaign runs simulation and training side by side for ``--hours``:
 2. **The trainer** draws random stored samples, augments each draw afresh with the model's recipe, and trains;
    it waits when it has used every simulated sample ``--replay-ratio`` times on average, so the data stay varied.
 3. Every ``--eval-minutes`` it evaluates on a fixed validation set (molecules of the validation split, simulated
-   and augmented once with fixed seeds, cached in the run folder), writes ``last.keras`` (with the optimizer) and,
-   when the validation loss is the lowest yet, ``best.keras``, atomically; then appends a row to
+   once with fixed seeds and cached in the run folder, each stack both augmented and noise-free), writes
+   ``last.keras`` (with the optimizer) and, when the validation score (the mean of the two losses) is the lowest
+   yet, ``best.keras``, atomically; then appends a row to
    ``zoo/<name>/campaign.csv`` (cumulative wall hours, molecules simulated, samples trained, validation metrics)
    and redraws ``zoo/<name>/campaign.png``.
 4. At the end, if ``best.keras`` beats the zoo's current weights on the same validation set, it is exported into
@@ -111,12 +112,22 @@ def campaign_model(name: str, set_name: str | None = None, shipped: bool = False
 # ---- validation data and metrics --------------------------------------------------------------------------------
 
 
-def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> tuple[dict, dict]:
-    """The fixed validation set: the first ``n`` validation molecules, simulated and augmented once, cached."""
+def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> tuple[dict, dict, dict]:
+    """The fixed validation set: the first ``n`` validation molecules, simulated once, cached; returns the stacks
+    augmented once with fixed seeds, the targets, and the same stacks noise-free.
+
+    Both kinds of stack count: es trained and selected on augmented stacks alone got better on them and worse on
+    noise-free ones (see :data:`keras_spm.data.augment.AUGMENTATIONS`), which the test split has by default.
+    """
     path = run / f"val_{cm.set_name.replace(',', '+')}_{n}.npz"
     if path.exists():
         data = np.load(path)
-        return {t: data[f"x_{t}"] for t in cm.tips}, {d: data[f"y_{d}"] for d in cm.descriptors}
+        if all(f"xc_{t}" in data for t in cm.tips):  # older caches lack the noise-free stacks: simulated again
+            return (
+                {t: data[f"x_{t}"] for t in cm.tips},
+                {d: data[f"y_{d}"] for d in cm.descriptors},
+                {t: data[f"xc_{t}"] for t in cm.tips},
+            )
     from ..data.augment import AUGMENTATIONS
     from ..data.samples import SampleSpec, simulate_batch
     from ..data.sets import SET_ELEMENTS, load_set, only_elements
@@ -126,14 +137,18 @@ def validation_set(run: Path, cm: CampaignModel, n: int, seed: int = 12345) -> t
     for name in cm.sets:  # the first molecules of each set's validation split, in equal shares
         molecules += only_elements(load_set(name, "val", full=cm.full_set), SET_ELEMENTS[cm.elements])[:share]
     molecules = molecules[:n]
-    xs, ys = simulate_batch(molecules, SampleSpec(cm.tips, cm.descriptors, augmentation=None), seed, workers=2)
+    clean, ys = simulate_batch(molecules, SampleSpec(cm.tips, cm.descriptors, augmentation=None), seed, workers=2)
     augment = AUGMENTATIONS[cm.augmentation]
-    for t in cm.tips:
-        xs[t] = np.stack([augment(x, np.random.default_rng([seed, i])) for i, x in enumerate(xs[t])])
+    xs = {t: np.stack([augment(x, np.random.default_rng([seed, i])) for i, x in enumerate(clean[t])]) for t in cm.tips}
     tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **{f"x_{t}": v for t, v in xs.items()}, **{f"y_{d}": v for d, v in ys.items()})
+    np.savez(
+        tmp,
+        **{f"x_{t}": v for t, v in xs.items()},
+        **{f"xc_{t}": v for t, v in clean.items()},
+        **{f"y_{d}": v for d, v in ys.items()},
+    )
     os.replace(tmp, path)
-    return xs, ys
+    return xs, ys, clean
 
 
 def pick_slices(cm: CampaignModel, stack: np.ndarray) -> np.ndarray:
@@ -150,6 +165,17 @@ def model_targets(cm: CampaignModel, ys: dict) -> dict:
     if cm.targets == "xyz":
         return {"xyz_class": ys["xyz"], "xyz_offset": ys["xyz"]}
     return {d: ys[d] for d in cm.descriptors}
+
+
+def evaluate_both(model, cm: CampaignModel, val: tuple[dict, dict, dict], batch_size: int = 32) -> dict:
+    """:func:`evaluate` on the augmented validation stacks, the noise-free ones (keys ending in ``_clean``), and
+    ``score``, the mean of the two losses: what checkpoints and promotions are chosen on."""
+    xs, ys, clean = val
+    model = in_float32(model, cm)
+    out = evaluate(model, cm, xs, ys, batch_size)
+    out.update({f"{k}_clean": v for k, v in evaluate(model, cm, clean, ys, batch_size).items()})
+    out["score"] = (out["val_loss"] + out["val_loss_clean"]) / 2
+    return out
 
 
 def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32) -> dict:
@@ -209,7 +235,11 @@ def plot_campaign(name: str, log_dir: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
         values = np.array([float(r[key]) if r.get(key) else np.nan for r in rows])
-        ax.plot(hours, values, "o-", ms=3)
+        ax.plot(hours, values, "o-", ms=3, label="augmented")
+        clean = np.array([float(r[f"{key}_clean"]) if r.get(f"{key}_clean") else np.nan for r in rows])
+        if np.isfinite(clean).any():  # logged since the validation set also has noise-free stacks
+            ax.plot(hours, clean, "s--", ms=3, label="noise-free")
+            ax.legend(fontsize=7)
         for r, h, v in zip(rows, hours, values, strict=True):
             if r.get("promoted_sha"):
                 ax.plot(h, v, "r*", ms=10)
@@ -405,7 +435,7 @@ def run_campaign(args: argparse.Namespace) -> int:
     producers = start_producers(run, cm, args.producers, args.capacity, args.seed, args.producer_threads)
     stopping = threading.Event()
     try:
-        xs_val, ys_val = validation_set(run, cm, args.val_molecules)
+        val = validation_set(run, cm, args.val_molecules)
         import keras
 
         from .. import precision as precisions
@@ -426,7 +456,7 @@ def run_campaign(args: argparse.Namespace) -> int:
             zoo_file = ZOO / cm.name / f"{cm.name}.keras"
             if not zoo_file.exists() and cm.twin is not None:  # the transferred twin is where it starts
                 zoo_file = ZOO / cm.twin / f"{cm.twin}.keras"
-            start = evaluate(initial_model(cm, None, args.lr), cm, xs_val, ys_val) if zoo_file.exists() else {}
+            start = evaluate_both(initial_model(cm, None, args.lr), cm, val) if zoo_file.exists() else {}
             state = {
                 "model": cm.name,
                 "hours": 0.0,
@@ -437,12 +467,14 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "zoo_val": start,
                 "val_molecules": args.val_molecules,
                 "precision": precisions.policy_of(model),
-                "best_val_loss": start.get("val_loss", float("inf")),
+                "best_score": start.get("score", float("inf")),
             }
             if args.init is not None:
-                state["best_val_loss"] = float("inf")
+                state["best_score"] = float("inf")
             write_json(run / "state.json", state)
-            log_row(cm, state, log_dir, {**evaluate(model, cm, xs_val, ys_val), "event": "start"})
+            log_row(cm, state, log_dir, {**evaluate_both(model, cm, val), "event": "start"})
+        if "best_score" not in state:  # a run from before the noise-free validation stacks: its best is re-chosen
+            state["best_score"] = float("inf")
         if args.lr_now:
             model.optimizer.learning_rate.assign(args.lr_now)
         buffer = ReplayBuffer(run / "buffer", cm.tips, cm.descriptors, args.capacity)
@@ -478,11 +510,11 @@ def run_campaign(args: argparse.Namespace) -> int:
             batches = train_for(model, feeder, min(args.eval_minutes * 60, deadline - started), supervise, args.verbose)
             state["samples_trained"] += batches * args.batch_size
             state["hours"] += (time.monotonic() - started) / 3600
-            metrics = evaluate(model, cm, xs_val, ys_val)
+            metrics = evaluate_both(model, cm, val)
             save_model_atomically(model, run / "last.keras")
-            improved = metrics["val_loss"] < state["best_val_loss"]
+            improved = metrics["score"] < state["best_score"]
             if improved:
-                state["best_val_loss"] = metrics["val_loss"]
+                state["best_score"] = metrics["score"]
                 save_model_atomically(model, run / "best.keras")
             state["molecules_simulated"] = buffer.molecules_simulated()
             write_json(run / "state.json", state)
@@ -521,7 +553,8 @@ def log_row(cm: CampaignModel, state: dict, log_dir: Path, values: dict) -> None
 
 
 def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_dir: Path = ZOO) -> bool:
-    """Export ``run/best.keras`` into ``zoo/<name>/`` if it beats the zoo's weights on the validation set.
+    """Export ``run/best.keras`` into ``zoo/<name>/`` if it beats the zoo's weights on the validation set (the
+    score: mean loss over the augmented and the noise-free stacks).
 
     The comparison is re-done here on the cached validation set (never the test split). On success the shipped
     file is replaced (input scaling wrapped in, no optimizer), the registry's sha256 updated, and a ``promote``
@@ -534,15 +567,19 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     if not best.exists():
         print(f"{cm.name}: nothing to promote ({best} is missing)", file=sys.stderr)
         return False
-    xs, ys = validation_set(run, cm, int(state.get("val_molecules", 150)))
+    val = validation_set(run, cm, int(state.get("val_molecules", 150)))
     candidate = initial_model(cm, best, lr)
     zoo_file = zoo_dir / cm.name / f"{cm.name}.keras"
-    ours = evaluate(candidate, cm, xs, ys)
-    theirs = evaluate(initial_model(cm, None, lr), cm, xs, ys) if zoo_file.exists() else {"val_loss": float("inf")}
+    ours = evaluate_both(candidate, cm, val)
+    nothing = {k: float("inf") for k in ("score", "val_loss", "val_loss_clean")}
+    theirs = evaluate_both(initial_model(cm, None, lr), cm, val) if zoo_file.exists() else nothing
     print(
-        f"{cm.name}: best checkpoint val_loss {ours['val_loss']:.5g} vs zoo {theirs['val_loss']:.5g}", file=sys.stderr
+        f"{cm.name}: best checkpoint score {ours['score']:.5g} (augmented {ours['val_loss']:.5g}, noise-free "
+        f"{ours['val_loss_clean']:.5g}) vs zoo {theirs['score']:.5g} ({theirs['val_loss']:.5g}, "
+        f"{theirs['val_loss_clean']:.5g})",
+        file=sys.stderr,
     )
-    if not ours["val_loss"] < theirs["val_loss"]:
+    if not ours["score"] < theirs["score"]:
         return False
     zoo_file.parent.mkdir(parents=True, exist_ok=True)
     save_model_atomically(for_zoo(candidate, cm.name), zoo_file)

@@ -90,6 +90,10 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     assert state["run_id"] == before["run_id"] and state["samples_trained"] > before["samples_trained"]
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
+    for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
+        assert float(r["score"]) == pytest.approx((float(r["val_loss"]) + float(r["val_loss_clean"])) / 2, abs=2e-5)
+    cached = np.load(tmp_path / "run" / "val_light_4.npz")
+    assert cached["x_CO"].shape == cached["xc_CO"].shape and not np.allclose(cached["x_CO"], cached["xc_CO"])
     hours = [float(r["wall_hours"]) for r in rows]
     assert hours == sorted(hours) and float(rows[-1]["samples_trained"]) == state["samples_trained"]
     assert (tmp_path / "log" / "campaign.png").stat().st_size > 0

@@ -147,7 +147,9 @@ PRESETS: dict[str, ZooPreset] = {
         input=InputSpec("afm_stack", (128, 128, 10), ("CO", "Xe"), **AFM_INPUT),
         preprocessing="standardize_slices",
         postprocessing="maps",
-        recipe=TrainingRecipe("es", "heavy", "compile_es", ("CO", "Xe"), ("es", "height"), None, "drift", "es_losses"),
+        recipe=TrainingRecipe(
+            "es", "heavy", "compile_es", ("CO", "Xe"), ("es", "height"), None, "drift-random-noise", "es_losses"
+        ),
         figure="afm_maps",
     ),
     "dsh_6slice": ZooPreset(
@@ -185,7 +187,7 @@ PRESETS: dict[str, ZooPreset] = {
             ("CO", "Xe"),
             ("es", "height"),
             None,
-            "drift",
+            "drift-random-noise",
             "es_losses",
             slices=ED_AFM_SLICES,
         ),  # fmt: skip
