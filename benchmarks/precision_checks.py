@@ -3,7 +3,7 @@
     HF_HUB_OFFLINE=1 python benchmarks/precision_checks.py                 # all zoo models
     HF_HUB_OFFLINE=1 python benchmarks/precision_checks.py --model xyz     # one (repeatable)
     HF_HUB_OFFLINE=1 python benchmarks/precision_checks.py --finetune      # DSH fine-tune, float32 vs bf16
-    python benchmarks/precision_checks.py --train-speed                    # training steps/s of the DAE
+    python benchmarks/precision_checks.py --train-speed [dae] [cyclegan]  # training speed, float32 vs bf16
 
 Each zoo model (``keras_spm.zoo.REGISTRY``, the shipped copies) runs in float32 and, rebuilt with
 :func:`keras_spm.precision.with_policy`, in ``mixed_bfloat16`` on the same inputs: validation-style data, not the
@@ -25,7 +25,8 @@ molecules; validation loss on the cached val stacks. Target: bf16 within 2 % of 
 
 ``--train-speed``: training samples/s of the tip-artifact DAE as ``training/fit_dae.py --variant topography`` trains
 it (64 px patches, batch 16, same loss and optimizer; bf16 via ``with_policy(..., training=True)``), float32 and bf16
-alternating per repeat, so ``fit_dae.py --precision`` can be chosen on a measurement.
+alternating per repeat, so ``fit_dae.py --precision`` can be chosen on a measurement; and training steps/s of the
+CycleGAN as ``training/fit_gan.py --precision`` builds it (the zoo pair's sizes, resize upsampling, batch 1).
 
 Results: ``benchmarks/results/precision_checks.json``, ``precision_finetune.json`` and ``precision_train_speed.json``.
 """
@@ -369,6 +370,46 @@ def dae_train_speed(repeats: int = 5, steps: int = 12, patch: int = 64, batch_si
             "min": float(min(ratio)), "max": float(max(ratio))}}  # fmt: skip
 
 
+def cyclegan_train_speed(repeats: int = 5, steps: int = 6, crop: int = 128) -> dict:
+    """Training steps/s of the CycleGAN as ``training/fit_gan.py`` builds it for the zoo pair (24 filters, 6 blocks,
+    input skip, resize upsampling, batch 1), float32 and bf16 alternating per repeat."""
+    import importlib.util
+    import tempfile
+
+    import keras
+
+    spec = importlib.util.spec_from_file_location(
+        "fit_gan", Path(__file__).resolve().parents[1] / "training" / "fit_gan.py"
+    )
+    fit_gan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_gan)
+    rng = np.random.default_rng(0)
+    a = np.tanh(rng.standard_normal((steps, 1, crop, crop, 1))).astype("float32")
+    b = np.tanh(rng.standard_normal((steps, 1, crop, crop, 1))).astype("float32")
+    gans = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in ("float32", "mixed_bfloat16"):
+            keras.utils.set_random_seed(0)
+            args = fit_gan.parse_args(["--model", "cyclegan", "--out", tmp, "--filters", "24", "--input-skip",
+                                       "--upsampling", "resize", "--crop", str(crop), "--precision", p])  # fmt: skip
+            gans[p], _ = fit_gan.build(args)
+            gans[p].train_on_batch(a[0], b[0])  # trace
+    runs = {p: [] for p in gans}
+    for r in range(repeats):
+        for p in gans if r % 2 == 0 else reversed(list(gans)):
+            start = time.perf_counter()
+            for i in range(steps):
+                gans[p].train_on_batch(a[i], b[i])
+            runs[p].append(steps / (time.perf_counter() - start))
+    ratio = [b / f for f, b in zip(runs["float32"], runs["mixed_bfloat16"], strict=True)]
+    return {"model": "CycleGAN, fit_gan.py --filters 24 --n-blocks 6 --input-skip --upsampling resize", "crop": crop,
+            "batch": 1, "steps_per_s": runs, "bf16_over_float32": {"median": float(np.median(ratio)),
+            "min": float(min(ratio)), "max": float(max(ratio))}}  # fmt: skip
+
+
+TRAIN_SPEEDS = {"dae": dae_train_speed, "cyclegan": cyclegan_train_speed}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="zoo name (repeatable; default: all)")
@@ -376,7 +417,13 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=150, help="fine-tune steps")
     parser.add_argument("--molecules", type=int, default=16, help="val molecules for the AFM models' checks")
     parser.add_argument("--speed-repeats", type=int, default=5, help="float32 / bf16 alternations of the speed rows")
-    parser.add_argument("--train-speed", action="store_true", help="only the DAE's training speed, float32 vs bf16")
+    parser.add_argument(
+        "--train-speed",
+        nargs="*",
+        choices=tuple(TRAIN_SPEEDS),
+        default=None,
+        help="only training speed, float32 vs bf16, of these families (none named: all)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -385,16 +432,20 @@ def main(argv=None) -> int:
 
     header = {"native_bf16": precision.native_bf16(), "cpu_bf16_flags": sorted(set(precision.cpu_flags()) &
               set(precision.BF16_FLAGS)), "load_average_1min_start": os.getloadavg()[0]}  # fmt: skip
-    if args.train_speed:
-        result = {**header, "dae": dae_train_speed(args.speed_repeats), "load_average_1min_end": os.getloadavg()[0]}
-        row = result["dae"]
-        print(
-            "DAE training samples/s, median: "
-            + ", ".join(f"{p} {np.median(v):.1f}" for p, v in row["samples_per_s"].items())
-            + f"; bf16 / float32 {row['bf16_over_float32']['median']:.2f}x "
-            f"[{row['bf16_over_float32']['min']:.2f}, {row['bf16_over_float32']['max']:.2f}]"
-        )
-        (args.out / "precision_train_speed.json").write_text(json.dumps(result, indent=1))
+    if args.train_speed is not None:
+        path = args.out / "precision_train_speed.json"
+        result = json.loads(path.read_text()) if path.exists() else {}  # rows of families not rerun are kept
+        for family in args.train_speed or TRAIN_SPEEDS:
+            row = {**header, **TRAIN_SPEEDS[family](args.speed_repeats), "load_average_1min_end": os.getloadavg()[0]}
+            result[family] = row
+            unit = "samples_per_s" if "samples_per_s" in row else "steps_per_s"
+            print(
+                f"{family} training {unit.replace('_per_s', '')}/s, median: "
+                + ", ".join(f"{p} {np.median(v):.2f}" for p, v in row[unit].items())
+                + f"; bf16 / float32 {row['bf16_over_float32']['median']:.2f}x "
+                f"[{row['bf16_over_float32']['min']:.2f}, {row['bf16_over_float32']['max']:.2f}]"
+            )
+        path.write_text(json.dumps(result, indent=1))
         return 0
     if args.finetune:
         result = {**header, **finetune(args.steps)}

@@ -68,6 +68,26 @@ def test_cyclegan_trains_with_validation_extra_sim_and_input_skip(shared_data, t
             assert "up1_resize" in names and not any(n.endswith("_convt") for n in names)
 
 
+def test_cyclegan_trains_in_bf16_with_float32_outputs(shared_data, tmp_path):
+    import keras
+
+    from keras_spm import precision
+
+    out = tmp_path / "cyc_bf16"
+    argv = ["--model", "cyclegan", *TINY_CYC, "--steps-per-epoch", "2", "--val-steps", "1", "--pool-size", "2"]
+    argv += ["--data-root", str(shared_data / "afm-exp"), "--epochs", "1", "--input-skip", "--upsampling", "resize"]
+    assert fit_gan.main([*argv, "--precision", "mixed_bfloat16", "--out", str(out), "--verbose", "0"]) == 0
+    (row,) = rows(out / "history.csv")
+    assert np.isfinite(float(row["val_cycle_loss"])) and np.isfinite(float(row["g_loss"]))
+    assert json.loads((out / "state.json").read_text())["config"]["precision"] == "mixed_bfloat16"
+    g = keras.models.load_model(out / "last_g_ab.keras", compile=False)
+    assert precision.policy_of(g) == "mixed_bfloat16" and g.layers[-1].compute_dtype == "float32"
+    x = np.tanh(np.random.default_rng(1).normal(size=(1, 32, 32, 1))).astype(np.float32)
+    y16 = np.asarray(g(x))
+    y32 = np.asarray(precision.with_policy(g, "float32")(x))  # what the zoo export ships
+    assert y16.dtype == np.float32 and np.abs(y16 - y32).max() < 0.05
+
+
 def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_path):
     root = str(shared_data / "stem" / "pt_mo5")
     out = tmp_path / "p2p_val"

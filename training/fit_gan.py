@@ -111,6 +111,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="fine-tune: start from the networks of another run's state.weights.h5 (same sizes; fresh optimizer "
         "and learning-rate schedule, so loss weights may differ)",
     )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        default="float32",
+        help="compute precision of the networks (keras_spm.precision; auto = mixed_bfloat16 on CPUs with native "
+        "bf16); generator outputs, discriminator logits, losses and weights stay float32, and the zoo export is "
+        "float32 either way",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
     args = p.parse_args(argv)
@@ -138,7 +146,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build(args):
-    """The compiled GAN and the names of its generator attributes."""
+    """The compiled GAN and the names of its generator attributes, built under ``--precision``'s policy."""
+    from keras_spm.precision import policy_scope
+
+    with policy_scope(getattr(args, "precision", "float32")):  # the output layers are float32 by construction
+        return _build(args)
+
+
+def _build(args):
     from keras import ops
 
     from keras_spm.models.gan import (
