@@ -88,6 +88,36 @@ def test_cyclegan_trains_in_bf16_with_float32_outputs(shared_data, tmp_path):
     assert y16.dtype == np.float32 and np.abs(y16 - y32).max() < 0.05
 
 
+def test_cyclegan_generators_start_from_saved_transposed_ones(shared_data, tmp_path, capsys):
+    from keras_spm.models.gan import load_generator, resnet_generator
+    from keras_spm.models.gan.upsampling import resize_kernel_from_transpose
+
+    saved = []
+    for name in ("g_ab", "g_ba"):  # stand-ins for the zoo pair: the tiny sizes, transposed up-convolutions
+        g = resnet_generator((32, 32, 1), 1, 4, input_skip=True, name=name)
+        saved.append(tmp_path / f"{name}.keras")
+        g.save(saved[-1])
+    argv = ["--model", "cyclegan", *TINY_CYC, "--steps-per-epoch", "1", "--val-steps", "1", "--pool-size", "2"]
+    argv += ["--data-root", str(shared_data / "afm-exp"), "--epochs", "1", "--input-skip", "--upsampling", "resize"]
+    args = fit_gan.parse_args([*argv, "--out", str(tmp_path / "run"), "--init-generators", *map(str, saved)])
+    gan, _ = fit_gan.build(args)
+    fit_gan.init_generators(gan, args)
+    assert "initialised g_ba from" in capsys.readouterr().out
+    source = load_generator(saved[0])
+    np.testing.assert_array_equal(gan.g_ab.get_layer("res0_a_conv").kernel, source.get_layer("res0_a_conv").kernel)
+    np.testing.assert_array_equal(
+        gan.g_ab.get_layer("up1_conv").kernel, resize_kernel_from_transpose(source.get_layer("up1_convt").kernel)
+    )
+    wide = resnet_generator((32, 32, 1), 1, 8, input_skip=True)
+    wide.save(tmp_path / "wide.keras")
+    args.init_generators = [tmp_path / "wide.keras", saved[1]]
+    with pytest.raises(SystemExit, match="c7_in_conv.*same sizes|c7_in_conv.*shapes"):
+        fit_gan.init_generators(gan, args)
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "pix2pix", "--out", "x", "--init-generators", *map(str, saved)])
+    assert "--init-generators is for a CycleGAN" in capsys.readouterr().err
+
+
 def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_path):
     root = str(shared_data / "stem" / "pt_mo5")
     out = tmp_path / "p2p_val"

@@ -119,6 +119,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "bf16); generator outputs, discriminator logits, losses and weights stay float32, and the zoo export is "
         "float32 either way",
     )
+    p.add_argument(
+        "--init-generators",
+        type=Path,
+        nargs=2,
+        default=None,
+        metavar=("G_AB", "G_BA"),
+        help="CycleGAN: start the generators from these .keras files (e.g. the zoo pair; discriminators fresh); "
+        "transposed up-convolutions fill --upsampling resize ones (keras_spm.models.gan.upsampling)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
     args = p.parse_args(argv)
@@ -130,6 +139,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("epochs", "steps_per_epoch", "batch_size", "filters", "d_filters", "val_steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1.")
+    if args.init_generators and (args.model != "cyclegan" or args.init is not None):
+        p.error("--init-generators is for a CycleGAN, instead of --init.")
+    for path in args.init_generators or []:
+        if not path.is_file():
+            p.error(f"--init-generators {path}: no such file; give two generator .keras files (sim->real, real->sim).")
     if (args.sim_pairs or args.sim_val) and args.model != "pix2pix":
         p.error("--sim-pairs / --sim-val are for pix2pix (simulated STEM pairs).")
     if args.val_pairs:
@@ -330,12 +344,27 @@ def init_networks(gan, args) -> None:
     print(f"initialised {', '.join(names)} from {args.init}")
 
 
+def init_generators(gan, args) -> None:
+    """Copy two saved generators (zoo files or a run's ``*_g_ab/ba.keras``) into ``gan.g_ab`` / ``gan.g_ba``."""
+    from keras_spm.models.gan import load_generator
+    from keras_spm.models.gan.upsampling import copy_generator_weights
+
+    for attr, path in zip(("g_ab", "g_ba"), args.init_generators, strict=True):
+        try:
+            left = copy_generator_weights(load_generator(path), getattr(gan, attr))
+        except ValueError as err:
+            raise SystemExit(f"--init-generators {path}: {err}") from None
+        if left:
+            raise SystemExit(f"--init-generators {path} has no weights for {left}; is it a CycleGAN generator?")
+        print(f"initialised {attr} from {path}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv if argv is not None else sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "verbose"}
-    for key in ("extra_sim", "sim_pairs", "sim_val"):
-        config[key] = [str(p) for p in getattr(args, key)]
+    for key in ("extra_sim", "sim_pairs", "sim_val", "init_generators"):
+        config[key] = [str(p) for p in getattr(args, key) or []]
     state_path = args.out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "config": config}
     saved = {k: v for k, v in state.get("config", {}).items() if k not in ("epochs", "out")}
@@ -360,6 +389,8 @@ def main(argv=None) -> int:
         print(f"resuming {args.model} after epoch {state['epoch']} (step {int(gan.g_optimizer.iterations)})")
     elif args.init is not None:
         init_networks(gan, args)
+    elif args.init_generators:
+        init_generators(gan, args)
     train, val = datasets(args, state["epoch"])
     gan.fit(
         train,

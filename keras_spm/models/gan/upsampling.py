@@ -120,3 +120,49 @@ def upsample(
         return conv3(x, filters, kernel_initializer)
     x = conv3(x, 4 * filters, ICNR(kernel_initializer, 2))
     return PixelShuffle(2, name=f"{label}_shuffle")(x)
+
+
+def resize_kernel_from_transpose(kernel, flip: bool = True):
+    """A resize-convolution kernel (k, k, in, out) standing in for a transposed one (k, k, out, in).
+
+    A stride-2 transposed convolution gives each output parity its own subset of the kernel taps (the
+    checkerboard); nearest 2x + a convolution with the spatially flipped, in/out-swapped kernel gives every output
+    pixel all the taps over the same neighbourhood: the parity average, up to a scale the instance norm that
+    follows removes. A warm start for retraining a published generator without its checkerboard.
+    """
+    import numpy as np
+
+    k = np.transpose(np.asarray(kernel), (0, 1, 3, 2))
+    return k[::-1, ::-1] if flip else k
+
+
+def copy_generator_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy ``source``'s weights into ``target`` layer by layer (by name); returns the target layers left as built.
+
+    Transposed up-convolutions (``{label}_convt``) fill the resize convolutions (``{label}_conv``) of a target built
+    with ``upsampling="resize"`` (:func:`resize_kernel_from_transpose`). A layer whose shapes differ is refused with
+    both shapes named: the two networks must have the same sizes.
+    """
+    by_name = {layer.name: layer for layer in source.layers if layer.weights}
+    left = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        src = by_name.get(layer.name)
+        if src is None and layer.name.endswith("_conv") and f"{layer.name[:-5]}_convt" in by_name:
+            src = by_name[f"{layer.name[:-5]}_convt"]
+            kernel, *rest = src.get_weights()
+            values = [resize_kernel_from_transpose(kernel), *rest]
+        elif src is None:
+            left.append(layer.name)
+            continue
+        else:
+            values = src.get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [tuple(v.shape) for v in values]:
+            raise ValueError(
+                f"layer {layer.name!r}: the source has weights of shapes {[tuple(v.shape) for v in values]}, the "
+                f"target {shapes}; build the target with the source's sizes (filters, blocks)."
+            )
+        layer.set_weights(values)
+    return left
