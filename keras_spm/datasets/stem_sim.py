@@ -253,26 +253,34 @@ def write_pairs(
     m: Microscope = Microscope(),
     method: str = "prism",
     simulate=None,
+    sizes: tuple[int, int] | None = None,
+    progress: bool = False,
 ) -> list:
     """Simulate ``n`` Pt-Mo pairs into ``out/pair_{seed}_{k:04d}.npz`` (conv, haadf, metadata), cycling through
     ``mo_fractions``; files already there are kept, so a killed run continues where it stopped (each pair is
-    drawn from its own seed, so the set does not depend on where it was interrupted). Returns the paths."""
+    drawn from its own seed, so the set does not depend on where it was interrupted). ``sizes``: particle sizes
+    drawn from ``[lo, hi]`` (default :func:`pt_mo_particle`'s 4-7); ``progress``: a tqdm bar. Returns the paths."""
     from pathlib import Path
+
+    from tqdm.auto import tqdm
 
     simulate = simulate or simulate_pair
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k in range(n):
+    for k in tqdm(range(n), desc="STEM pairs", unit="pair", disable=not progress):
         path = out / f"pair_{seed}_{k:04d}.npz"
         paths.append(path)
         if path.exists():
             continue
         rng = np.random.default_rng([seed, k])
-        atoms = pt_mo_particle(rng, mo_fractions[k % len(mo_fractions)])
+        size = None if sizes is None else int(rng.integers(sizes[0], sizes[1] + 1))
+        atoms = pt_mo_particle(rng, mo_fractions[k % len(mo_fractions)], size=size)
         conv, haadf = simulate(atoms, m, method)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, conv=conv, haadf=haadf, n_atoms=len(atoms), **atoms.info)
+        np.savez_compressed(
+            tmp, conv=conv, haadf=haadf, n_atoms=len(atoms), scan_sampling=m.scan_sampling, **atoms.info
+        )
         tmp.replace(path)
     return paths
 
@@ -301,10 +309,30 @@ def main(argv=None) -> int:
     p.add_argument("--split", choices=("train", "held_out"), default="train")
     p.add_argument("--seed", type=int, default=None, help="default: 0 for train, 1 for held_out")
     p.add_argument("--method", choices=("prism", "multislice"), default="prism")
+    p.add_argument(
+        "--scan-sampling",
+        type=float,
+        default=Microscope.scan_sampling,
+        help="A per scan pixel (the Pt-Mo5 pairs of Combs et al.: ~0.1; the default is 4x fewer pixels)",
+    )
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="particle sizes (ASE layers) drawn from [LO, HI]; default 4-7 (the Pt-Mo5 particles: ~6-9)",
+    )
     args = p.parse_args(argv)
+    if args.scan_sampling <= 0:
+        p.error("--scan-sampling must be > 0 (A per pixel).")
+    if args.sizes and not 2 <= args.sizes[0] <= args.sizes[1]:
+        p.error("--sizes LO HI needs 2 <= LO <= HI.")
     fractions = composition_split()[args.split]
     seed = args.seed if args.seed is not None else (0 if args.split == "train" else 1)
-    paths = write_pairs(args.out, args.n, fractions, seed=seed, method=args.method)
+    m = Microscope(scan_sampling=args.scan_sampling)
+    sizes = tuple(args.sizes) if args.sizes else None
+    paths = write_pairs(args.out, args.n, fractions, seed=seed, m=m, method=args.method, sizes=sizes, progress=True)
     print(f"{len(paths)} pairs ({args.split}: Mo fractions {fractions}) in {args.out}")
     return 0
 

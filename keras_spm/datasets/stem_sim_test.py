@@ -58,3 +58,11 @@ def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
     stem_sim.write_pairs(tmp_path, 3, (0.0, 0.5), seed=1, simulate=fake)
     assert calls == [0.0, 0.5, 0.0, 0.5]  # only the missing pair is simulated again
     assert len(stem_sim.load_pairs(tmp_path)) == 3 and len(stem_sim.load_pairs(tmp_path, (0.5,))) == 1
+
+    big = stem_sim.Microscope(scan_sampling=0.1)
+    stem_sim.write_pairs(tmp_path / "big", 4, (0.2,), m=big, sizes=(8, 9), simulate=fake)
+    for path in sorted((tmp_path / "big").glob("pair_*.npz")):
+        with np.load(path) as d:
+            assert float(d["scan_sampling"]) == 0.1 and int(d["n_atoms"]) > 100  # size 8-9: hundreds of atoms
+    with pytest.raises(SystemExit):
+        stem_sim.main(["--out", str(tmp_path / "x"), "--sizes", "9", "3"])
