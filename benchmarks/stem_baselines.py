@@ -22,7 +22,9 @@ Every image is divided by its own maximum first, as the source work does before 
 
 Metrics (``keras_spm.datasets.stem_pairs.image_metrics``): RMSE / mean and RMSE / std of the multislice
 image (the source's "fmRMSE" / "fsRMSE"), the worst per-image mean intensity error |mean(pred) / mean(target) - 1|
-(issue #17: within 5 %) and 1 - R^2, averaged over test images ("mean") and over all test
+(issue #17: within 5 %), the mean period-2 checkerboard amplitude (``checker``, units of the image max) and power
+fraction above 0.25 cycles/px (``HF``) of the predictions (the multislice images have ~1e-9 and ~1e-11: they are
+band-limited; transposed convolutions add a checkerboard) and 1 - R^2, averaged over test images ("mean") and over all test
 pixels pooled ("pooled", Combs et al.'s dataset-level numbers); plus ``legacy_score`` = 1 - mean of the
 source's Calculate_NRMSE.py error, the number the source reports as 0.42 (reproduced below on pairs 1-19).
 That error is relative *per pixel*, so it is dominated by the dark background: any additive offset (the
@@ -127,11 +129,31 @@ def evaluate(predict, test_pairs) -> dict:
     return {
         "mean": {k: float(np.mean([m[k] for m in per_image])) for k in per_image[0]},
         "max_abs_mean_intensity_error": float(np.max(np.abs(intensity))),
+        "texture": texture(preds, [ms for _, ms in test_pairs]),
         "pooled": pooled,
         "per_image": per_image,
         "legacy_score": 1.0 - float(np.mean(legacy)),
         "seconds_per_image": seconds,
     }
+
+
+def texture(preds, targets) -> dict:
+    """Mean period-2 checkerboard amplitude (in units of the image max) and power fraction above 0.25 cycles/px of
+    the predictions and of the multislice images (``keras_spm.metrics.fidelity``; issue #17 asks the U-Net's
+    transposed convolutions to be checked as the CycleGAN's are). Absolute values, not ratios: the multislice
+    images are band-limited (no power above ~0.12 cycles/px, a checkerboard of ~1e-9), so any ratio to them is
+    huge for every method that is not a linear map of the convolution image (poly3 too)."""
+    from keras_spm.metrics import fidelity
+
+    out = {}
+    for key, fn in (
+        ("checkerboard", fidelity.checkerboard_amplitude),
+        ("high_frequency", fidelity.high_frequency_fraction),
+    ):
+        ours, theirs = [fn(p) for p in preds], [fn(t) for t in targets]
+        out[key] = {"prediction": float(np.mean(ours)), "prediction_max": float(np.max(ours)),
+                    "multislice": float(np.mean(theirs))}  # fmt: skip
+    return out
 
 
 def compare(train, test, models: dict, calibrate: bool = True) -> tuple[dict, dict, str, dict]:
@@ -225,7 +247,7 @@ def save_figure(path: Path, test, rows: dict, columns: list[str], titles: list[s
 def print_table(title: str, results: dict, targets: dict, best_name: str) -> None:
     print(title)
     head = f"{'method':46s} {'RMSE/mean':>10s} {'RMSE/std':>9s} {'1-R2':>8s} {'pooled RMSE/std':>16s} "
-    print(head + f"{'pooled 1-R2':>12s} {'legacy':>7s} {'max|mean err|':>14s}")
+    print(head + f"{'pooled 1-R2':>12s} {'legacy':>7s} {'max|mean err|':>14s} {'checker':>8s} {'HF':>8s}")
     for name, r in results.items():
         if name.startswith("_"):
             continue
@@ -233,7 +255,8 @@ def print_table(title: str, results: dict, targets: dict, best_name: str) -> Non
         print(
             f"{name:46s} {m['nrmse_mean']:10.4f} {m['nrmse_std']:9.4f} {m['one_minus_r2']:8.4f} "
             f"{p['nrmse_std']:16.4f} {p['one_minus_r2']:12.4f} {r['legacy_score']:7.4f} "
-            f"{r['max_abs_mean_intensity_error']:14.3f}"
+            f"{r['max_abs_mean_intensity_error']:14.3f} {r['texture']['checkerboard']['prediction']:8.1e} "
+            f"{r['texture']['high_frequency']['prediction']:8.1e}"
         )
     cal = results["_mean_calibration"]
     print(
