@@ -313,8 +313,9 @@ def weights_sha(path: Path) -> str:
 
 def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: str = "float32"):
     """The starting network: ``init`` (a .keras file) or the zoo's current weights (for a model without weights
-    yet, its twin's, transferred: :mod:`keras_spm.models.afm.transfer`), under ``precision``
-    (:mod:`keras_spm.precision`; outputs, losses and normalisation stay float32), compiled with the recipe."""
+    yet, its twin's, transferred: :mod:`keras_spm.models.afm.transfer`, or, without a twin, the untrained network
+    with its input scaling), under ``precision`` (:mod:`keras_spm.precision`; outputs, losses and normalisation stay
+    float32), compiled with the recipe."""
     import keras
 
     from .. import precision as precisions
@@ -332,7 +333,10 @@ def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: st
         model = wrap(transfer_to_fewer_slices(zoo.load(cm.twin), build(cm.name)), cm.name)
         print(f"{cm.name} has no weights yet: starting from {cm.twin}'s, transferred", file=sys.stderr)
     else:
-        raise SystemExit(f"{cm.name} has no zoo weights to start from; give --init FILE.keras.")
+        from ..zoo.presets import build, wrap
+
+        model = wrap(build(cm.name), cm.name)
+        print(f"{cm.name} has no weights yet and no twin: training from scratch", file=sys.stderr)
     model = precisions.with_policy(model, precision, training=True)
     getattr(afm, cm.compile)(model, lr=lr)
     return model

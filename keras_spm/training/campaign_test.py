@@ -130,6 +130,17 @@ def test_a_six_slice_campaign_starts_from_its_twin_and_feeds_it_slices_2_to_7():
     assert set(out) == {"disks", "spheres", "height"} and np.isfinite(out["height"]).all()
 
 
+def test_a_model_without_weights_or_twin_starts_from_scratch_with_its_input_scaling():
+    cm = campaign.campaign_model("edafm")
+    assert (cm.slices, cm.twin, cm.augmentation) == ((2, 8), None, "drift-random-noise")
+    model = campaign.initial_model(cm, None, 1e-4)
+    assert model.count_params() == 984_269 and model.optimizer is not None
+    assert any(type(layer).__name__ == "StandardizeSlices" for layer in model.layers)
+    stacks = {t: np.random.default_rng(0).normal(5, 3, (1, 128, 128, 10)).astype(np.float32) for t in cm.tips}
+    out = model.predict(campaign.model_inputs(cm, stacks), verbose=0)
+    assert out["es"].shape == (1, 128, 128) and np.isfinite(out["es"]).all()
+
+
 def test_the_zoo_file_holds_no_optimizer_and_loads_in_a_fresh_process(tmp_path):
     import zipfile
 

@@ -194,6 +194,27 @@ PRESETS: dict[str, ZooPreset] = {
         figure="afm_maps",
         twin="es",
     ),
+    "edafm": ZooPreset(
+        description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks; ED-AFM's attention U-Net "
+        "(Oinonen et al., ACS Nano 16, 89 (2022)) at a quarter of its widths; heavy set.",
+        family="afm",
+        builder="edafm_6slice",
+        input=InputSpec("afm_stack", (128, 128, 6), ("CO", "Xe"), **AFM_INPUT),
+        preprocessing="standardize_slices",
+        postprocessing="maps",
+        recipe=TrainingRecipe(
+            "es",
+            "heavy",
+            "compile_es",
+            ("CO", "Xe"),
+            ("es", "height"),
+            None,
+            "drift-random-noise",
+            "es_losses",
+            slices=ED_AFM_SLICES,
+        ),  # fmt: skip
+        figure="afm_maps",
+    ),
     "cyclegan_afm_sim2exp": ZooPreset(
         description="Simulated nc-AFM image -> real (experimental) style; CycleGAN ResNet-6 generator.",
         family="gan",

@@ -183,12 +183,13 @@ def not_trained_yet(name: str) -> str:
     """For a zoo preset without weights yet (e.g. ``dsh_6slice``): what to run to make them; else ``""``."""
     from .presets import PRESETS
 
-    twin = getattr(PRESETS.get(name), "twin", None)
-    if twin is None:
+    preset = PRESETS.get(name)
+    if preset is None or preset.family != "afm":
         return ""
+    start = f"it starts from {preset.twin}'s weights" if preset.twin else "it starts from scratch"
     return (
         f"zoo model {name!r} has no trained weights yet: make them with `python training/campaign.py --model {name} "
-        f"--hours 3` (it starts from {twin}'s weights)"
+        f"--hours 3` ({start})"
     )
 
 

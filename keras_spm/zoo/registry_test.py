@@ -99,3 +99,5 @@ def test_a_preset_without_weights_says_how_to_make_them():
     before_first_promotion = {k: v for k, v in REGISTRY.items() if k != "es_6slice"}
     with pytest.raises(ValueError, match=r"'es_6slice' has no trained weights yet: make them with `python training/"):
         get_entry("es_6slice", before_first_promotion)
+    with pytest.raises(ValueError, match=r"'edafm' has no trained weights yet: .*--model edafm .*starts from scratch"):
+        get_entry("edafm")

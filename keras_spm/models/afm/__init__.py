@@ -3,6 +3,8 @@
 * :func:`dsh` - Atomic Disks / vdW Spheres / Height Map from a CO-tip stack (122,811 params);
 * :func:`es` - electrostatic map + height from CO and Xe stacks (169,970 params);
 * :func:`xyz` - atom positions on a 16 x 16 grid (560,941 params);
+* :func:`edafm` - ED-AFM's attention U-Net (Oinonen et al., ACS Nano 16, 89 (2022)): ES + height from CO and Xe
+  stacks, any width;
 * :func:`load_original_asd_afm` - DSH with the published Keras 2 weights;
 * losses (``compile_dsh`` / ``compile_es`` / ``compile_xyz``) and evaluation metrics.
 """
@@ -10,6 +12,7 @@
 from .afm_presets import PRESETS, from_preset
 from .blocks import check_stack, standardize_stack
 from .dsh import dsh
+from .edafm import edafm
 from .es import es
 from .losses import (
     DepthDiscountedPositionLoss,
@@ -39,6 +42,7 @@ __all__ = [
     "detection_scores",
     "dsh",
     "dsh_losses",
+    "edafm",
     "es",
     "es_losses",
     "from_preset",

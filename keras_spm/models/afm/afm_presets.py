@@ -35,6 +35,19 @@ PRESETS: dict[str, dict] = {
         "builder": "es",
         "kwargs": {"input_shape": (128, 128, 6)},
     },
+    "edafm_6slice": {
+        "description": "ED-AFM's attention U-Net (Oinonen et al., ACS Nano 16, 89 (2022)) at a quarter of its widths, "
+        "ES and height maps from CO and Xe 128x128x6 stacks; small enough to train on a CPU.",
+        "params": 984_269,
+        "builder": "edafm",
+        "kwargs": {"input_shape": (128, 128, 6), "width": 0.25},
+    },
+    "edafm_6slice_full": {
+        "description": "ED-AFM's attention U-Net at its published widths (ES and height heads): 15.7 M parameters.",
+        "params": 15_716_261,
+        "builder": "edafm",
+        "kwargs": {"input_shape": (128, 128, 6), "width": 1.0},
+    },
     "xyz_10slice": {
         "description": "xyz atom positions on a 16x16 grid (class softmax + offsets) from a 128x128x10 stack "
         "(thesis Table 4 layout).",
@@ -48,11 +61,12 @@ PRESETS: dict[str, dict] = {
 def from_preset(name: str, **overrides) -> keras.Model:
     """Build the (untrained) model of preset ``name``; ``overrides`` replace builder kwargs."""
     from .dsh import dsh
+    from .edafm import edafm
     from .es import es
     from .xyz import xyz
 
     if name not in PRESETS:
         raise ValueError(f"unknown AFM preset {name!r}; choose one of {sorted(PRESETS)}.")
     preset = PRESETS[name]
-    builder = {"dsh": dsh, "es": es, "xyz": xyz}[preset["builder"]]
+    builder = {"dsh": dsh, "es": es, "edafm": edafm, "xyz": xyz}[preset["builder"]]
     return builder(**{**preset["kwargs"], **overrides})
