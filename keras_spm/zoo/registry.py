@@ -152,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="75cb8aaf68fc74980e3abb7e8fc64343002a4079f2f856a1f9ab9b999b271d4e",
+        sha256="1500e1dc011aaa06fa7c7790e90ce4529aa5ce5a3269e2588943de7d656a4d99",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
