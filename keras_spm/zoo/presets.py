@@ -100,6 +100,11 @@ AFM_INPUT = dict(pixel_size=0.125, slice_spacing=0.1, value_range="frequency shi
 ASD_AFM_STACK = InputSpec("afm_stack", (128, 128, 10), ("CO",), **AFM_INPUT)
 #: ED-AFM's stack (Oinonen et al., ACS Nano 16, 89 (2022)): slices 2-7 of the 10-slice ASD-AFM stack, 0.1 A apart.
 ED_AFM_SLICES = (2, 8)
+#: the recipe of the 6-slice ES models (es_6slice, edafm): CO + Xe stacks of the heavy set, slices 2-7
+ES_6SLICE_RECIPE = TrainingRecipe(
+    "es", "heavy", "compile_es", ("CO", "Xe"), ("es", "height"), None, "drift-random-noise", "es_losses",
+    slices=ED_AFM_SLICES,
+)  # fmt: skip
 DSH_DESCRIPTORS = ("disks", "spheres", "height")
 
 PRESETS: dict[str, ZooPreset] = {
@@ -180,17 +185,7 @@ PRESETS: dict[str, ZooPreset] = {
         input=InputSpec("afm_stack", (128, 128, 6), ("CO", "Xe"), **AFM_INPUT),
         preprocessing="standardize_slices",
         postprocessing="maps",
-        recipe=TrainingRecipe(
-            "es",
-            "heavy",
-            "compile_es",
-            ("CO", "Xe"),
-            ("es", "height"),
-            None,
-            "drift-random-noise",
-            "es_losses",
-            slices=ED_AFM_SLICES,
-        ),  # fmt: skip
+        recipe=ES_6SLICE_RECIPE,
         figure="afm_maps",
         twin="es",
     ),
@@ -202,17 +197,7 @@ PRESETS: dict[str, ZooPreset] = {
         input=InputSpec("afm_stack", (128, 128, 6), ("CO", "Xe"), **AFM_INPUT),
         preprocessing="standardize_slices",
         postprocessing="maps",
-        recipe=TrainingRecipe(
-            "es",
-            "heavy",
-            "compile_es",
-            ("CO", "Xe"),
-            ("es", "height"),
-            None,
-            "drift-random-noise",
-            "es_losses",
-            slices=ED_AFM_SLICES,
-        ),  # fmt: skip
+        recipe=ES_6SLICE_RECIPE,
         figure="afm_maps",
     ),
     "cyclegan_afm_sim2exp": ZooPreset(
