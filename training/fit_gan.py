@@ -163,7 +163,7 @@ def build(args):
     """The compiled GAN and the names of its generator attributes, built under ``--precision``'s policy."""
     from keras_spm.precision import policy_scope
 
-    with policy_scope(getattr(args, "precision", "float32")):  # the output layers are float32 by construction
+    with policy_scope(args.precision):  # the output layers are float32 by construction
         return _build(args)
 
 
