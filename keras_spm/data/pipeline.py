@@ -122,6 +122,21 @@ class AFMSampleStream:
             self._pool = None
 
 
+def no_autotune():
+    """tf.data options without the autotuning thread.
+
+    The autotuner wakes up at doubling intervals (10 ms ... 10.24 s), and destroying an iterator waits for its
+    current sleep to end: with one iterator per epoch (``model.fit``, ``for batch in ds``), every epoch that lasts
+    longer than ~10 s then ends with up to 10.24 s in which nothing is simulated or trained. The buffer sizes here are
+    fixed, so there is nothing for it to tune.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
 def to_dataset(generator, spec: SampleSpec, batch_size: int, drop_remainder: bool = False):
     """Wrap a flat-tuple generator into a batched ``(X, Y)`` tf.data.Dataset."""
     import tensorflow as tf
@@ -137,8 +152,8 @@ def to_dataset(generator, spec: SampleSpec, batch_size: int, drop_remainder: boo
         return x, {d: flat[n_tips + i] for i, d in enumerate(spec.descriptors)}
 
     ds = tf.data.Dataset.from_generator(generator, output_signature=signature)
-    ds = ds.map(structure).batch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(2)
+    ds = ds.map(structure).batch(batch_size, drop_remainder=drop_remainder).prefetch(2)
+    return ds.with_options(no_autotune())
 
 
 def afm_dataset(

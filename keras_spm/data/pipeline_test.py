@@ -113,3 +113,10 @@ def test_bad_molecules():
         afm_dataset([Molecule([6, 79], [[0, 0, 0], [2, 0, 0]], None)])
     with pytest.raises(MoleculeError, match="empty"):
         Molecule([], np.zeros((0, 3)), None)
+
+
+def test_no_autotuner_to_stall_epoch_ends(small_molecules):
+    # The autotuner's doubling sleep (up to 10.24 s) held up every iterator's destruction, i.e. every epoch's end.
+    ds = afm_dataset(small_molecules[:1], batch_size=1, workers=1)
+    assert ds.options().autotune.enabled is False
+    ds.stream.close()
