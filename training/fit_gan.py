@@ -19,7 +19,8 @@ The published sizes (ResNet-9 with 64 filters, U-Net-256) take seconds per step 
 both optimizers: what a rerun resumes from), the generators alone for inference (pix2pix: ``last.keras`` and
 ``best.keras``; CycleGAN: ``last_g_ab.keras``, ``last_g_ba.keras``, ``best_g_ab.keras``, ``best_g_ba.keras``;
 A = simulated, B = real), ``history.csv`` and ``state.json`` (written last: the commit point). "best" is
-the lowest validation cycle loss on the ``gan_test`` split for CycleGAN; for pix2pix the lowest mean
+the lowest validation cycle loss on the ``gan_val`` split for CycleGAN (series carved out of the training share;
+``gan_test`` is the benchmark's and never chooses); for pix2pix the lowest mean
 whole-image NRMSE (RMSE / mean) on the training pairs named by ``--val-pairs`` (then left out of training) and/or
 on simulated pairs of held-out compositions (``--sim-val``; ``--sim-pairs`` adds simulated training pairs of the
 other compositions, ``keras_spm.datasets.stem_sim.write_pairs``), else the lowest training L1 - the STEM test pairs are kept for the benchmark and never choose a checkpoint.
@@ -79,7 +80,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lambda-cycle", type=float, default=10.0)
     p.add_argument("--lambda-identity", type=float, default=0.5)
     p.add_argument("--pool-size", type=int, default=50)
-    p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_test split)")
+    p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_val split)")
     p.add_argument(
         "--val-pairs",
         type=int,
@@ -150,7 +151,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         from keras_spm.datasets.stem_pairs import TRAIN_INDICES
 
         if args.model != "pix2pix":
-            p.error("--val-pairs is for pix2pix; CycleGAN validates on the gan_test split.")
+            p.error("--val-pairs is for pix2pix; CycleGAN validates on the gan_val split.")
         bad = [i for i in args.val_pairs if i not in TRAIN_INDICES]
         if bad:
             p.error(f"--val-pairs {bad} are not training pairs; choose from {list(TRAIN_INDICES)}.")
@@ -243,7 +244,7 @@ def datasets(args, epoch: int):
         afm_style.afm_style_dataset(
             "gan_train", args.batch_size, args.crop, seed=seed, root=args.data_root, extra_sim=args.extra_sim
         ),
-        afm_style.afm_style_dataset("gan_test", args.batch_size, args.crop, seed=12345, root=args.data_root, flip=False)
+        afm_style.afm_style_dataset("gan_val", args.batch_size, args.crop, seed=12345, root=args.data_root, flip=False)
         .take(args.val_steps)
         .cache(),
     )

@@ -10,7 +10,9 @@ size (largest first, ties by the SHA-256 of their name) and each goes to the spl
 target share of images.
 ``SPLITS`` are "gan_train" (60 %), "gan_test" (15 %) and "expert" (25 %), the last reserved for a
 "machine expert" real-vs-simulated classifier that must never see GAN training images (split it further
-with :func:`split_by_series`).
+with :func:`split_by_series`). "gan_val" is carved out of the 60 % by the same rule (:data:`VAL_FRACTION` of
+its images; one real series) to choose CycleGAN checkpoints, and "gan_train" is the rest, so the test split
+never chooses anything. (The CycleGAN weights shipped before 2026-12-02's carve-out trained on all of the 60 %.)
 
 Pixel values: each image is scaled by its own min/max to [-1, 1] (``normalize="minmax"``, default; the
 real images differ widely in contrast) or by the dtype range (``"fixed"``, 8-bit 0..255 -> -1..1, like
@@ -34,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 SPLITS: dict[str, float] = {"gan_train": 0.60, "gan_test": 0.15, "expert": 0.25}
+VAL_FRACTION = 0.15
+SPLIT_NAMES = ("gan_train", "gan_val", "gan_test", "expert")
 DOMAINS = {"sim": "ppafm_simulated", "real": "experimental"}
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
 CROP = 192
@@ -151,13 +155,16 @@ def list_images(directory: str | Path) -> list[Path]:
 
 
 def split_paths(domain: str, split: str, root: str | Path | None = None) -> list[Path]:
-    """Files of ``domain`` ("sim" or "real") in ``split`` (one of :data:`SPLITS`)."""
+    """Files of ``domain`` ("sim" or "real") in ``split`` (one of :data:`SPLIT_NAMES`)."""
     if domain not in DOMAINS:
         raise ValueError(f"domain must be one of {sorted(DOMAINS)}, got {domain!r}.")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}.")
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"split must be one of {list(SPLIT_NAMES)}, got {split!r}.")
     root = Path(root) if root is not None else default_root()
-    return split_by_series(list_images(root / DOMAINS[domain]))[split]
+    splits = split_by_series(list_images(root / DOMAINS[domain]))
+    if split in ("gan_train", "gan_val"):
+        return split_by_series(splits["gan_train"], {"gan_train": 1 - VAL_FRACTION, "gan_val": VAL_FRACTION})[split]
+    return splits[split]
 
 
 def load_images(paths: Iterable[str | Path], normalize_mode: str = "minmax") -> list[np.ndarray]:
@@ -226,7 +233,7 @@ def afm_style_dataset(
 
 def split_summary(root: str | Path | None = None) -> dict[str, dict[str, int]]:
     """Image counts per domain and split, e.g. for logs and docs."""
-    return {d: {s: len(split_paths(d, s, root)) for s in SPLITS} for d in DOMAINS}
+    return {d: {s: len(split_paths(d, s, root)) for s in SPLIT_NAMES} for d in DOMAINS}
 
 
 def export_own_simulations(
