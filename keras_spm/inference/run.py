@@ -139,6 +139,7 @@ def valid_mask(size: tuple[float, float], pixel_size: float, shape: tuple[int, i
 def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log) -> Prediction:
     from keras_spm import io
     from keras_spm.models.afm import check_stack, decode_xyz_prediction
+    from keras_spm.zoo.presets import ASD_AFM_STACK
 
     from .fast import fast_call
 
@@ -157,15 +158,17 @@ def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log) -
         stacks, valid = {}, np.ones(shape[:2], bool)
         for tip, files in groups.items():
             stack = read_afm_stack(files, channel, direction, crop_nan)
-            lo, hi = spec.recipe.slices or (0, shape[2])  # 6-slice models: slices 2-7 of the 10 closest (ED-AFM)
+            # 6-slice models take slices 2-7 of the ASD-AFM depth (ED-AFM): resample to that depth, then cut
+            depth = ASD_AFM_STACK.shape[2] if spec.recipe.slices else shape[2]
+            lo, hi = spec.recipe.slices or (0, depth)
             resampled = io.resample_to_model(
-                stack, pixel_size=spec.input.pixel_size, shape=shape[:2], n_slices=10 if spec.recipe.slices else shape[2],
+                stack, pixel_size=spec.input.pixel_size, shape=shape[:2], n_slices=depth,
                 slice_spacing=spec.input.slice_spacing,
             )  # fmt: skip
             prefix = f"{tip}: " if len(tips) > 1 else ""
             report = [*stack.notes, *resampled.report]
             if spec.recipe.slices:
-                report.append(f"the model takes slices {lo}-{hi - 1} of those 10 (far to close), as ED-AFM did")
+                report.append(f"the model takes slices {lo}-{hi - 1} of those {depth} (far to close), as ED-AFM did")
             for line in report:
                 _emit(log, notes, prefix + line)
             stacks[tip] = resampled.data[..., lo:hi]
