@@ -64,6 +64,8 @@ AFM_MODELS = {
     "dsh_heavy": ("dsh", "heavy"),
     "xyz": ("xyz", "light"),
     "es": ("es", "heavy"),
+    "dsh_6slice": ("dsh", "heavy"),  # slices 2-7 of the same stacks (the preset's recipe.slices)
+    "es_6slice": ("es", "heavy"),
 }
 
 
@@ -101,9 +103,12 @@ def check_afm(name: str, model, n: int = 16) -> tuple[dict, dict, object]:
         map_metrics,
         standardize_stack,
     )
+    from keras_spm.zoo.presets import get_preset
 
     kind, set_name = AFM_MODELS[name]
     xs, ys = afm_stacks(kind, set_name, n=n)
+    lo, hi = get_preset(name).recipe.slices or (0, None)
+    xs = {t: x[..., lo:hi] for t, x in xs.items()}
     scales_itself = any(type(layer).__module__ == "keras_spm.models.preprocessing" for layer in model.layers)
     # raw stacks into a model with its input scaling saved inside (the zoo's, since #15), else the ASD-AFM one here
     inputs = xs if scales_itself else {t: standardize_stack(x) for t, x in xs.items()}

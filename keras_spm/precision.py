@@ -73,6 +73,13 @@ BF16_OK: dict[str, Bf16Check] = {
     "xyz": Bf16Check(
         True, "64 light val stacks, first 3D conv float32: precision +0.16 %, recall -0.43 %, z error +0.32 %; 1.4x"
     ),
+    "dsh_6slice": Bf16Check(
+        True,
+        "16 heavy val stacks (slices 2-7): maps within 0.34 % (height MSE), r >= 0.99996; 1.1x with a training running",
+    ),
+    "es_6slice": Bf16Check(
+        True, "16 heavy val stacks (slices 2-7): height MSE +0.69 %, r >= 0.99993; 1.1x with a training running"
+    ),
     "cyclegan_afm_sim2exp": Bf16Check(True, "6 expert-split images: cycle SSIM -0.00 %, output r >= 0.99999; 1.6x"),
     "cyclegan_afm_exp2sim": Bf16Check(True, "6 expert-split images: cycle SSIM +0.18 %, output r >= 0.99999; 2.1x"),
     "pix2pix_stem": Bf16Check(True, "4 train pairs: fmRMSE -0.02 %, output r 0.999999; 1.3x at batch 1 (0.6-1.7)"),
