@@ -16,7 +16,8 @@ start and end (``KERAS_SPM_WORKER_TRACE``), so each row also reports the fractio
 the longest idle gap: a stall shows there, not in the descriptors' cost. The busy-time ratio (workers / mean seconds
 a worker spends on one sample, over raw) separates the two losses: below 1 with no idle time, the samples
 themselves ran slower than raw (other processes on the cores, e.g. the consumer's TensorFlow threads:
-``--consumer-threads 1`` caps them). Targets (issue 14): every pipeline row
+``--consumer-threads 1`` caps them). The intermittent stall of earlier runs (1-2 epochs in 6 ending 10.24 s late, workers
+idle meanwhile) was tf.data's autotuner, now off in ``keras_spm.data.pipeline.to_dataset``. Targets (issue 14): every pipeline row
 >= 0.85x raw in every repeat. Prints a table and writes ``benchmarks/results/simulation_throughput.json``.
 """
 
