@@ -36,6 +36,7 @@ VARIANTS = {
     "skip": "dae_skip",
     "skip_lite": "dae_skip_lite",
     "topography": "dae_topography",
+    "topography_context": "dae_topography_context",
 }
 
 
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         keras.utils.set_random_seed(args.seed)
         model = dae.from_preset(preset)
         if args.init is not None:
-            model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
-            print(f"initialised from {args.init}", flush=True)
+            fresh = dae.copy_weights_by_name(keras.models.load_model(args.init, compile=False), model)
+            print(f"initialised from {args.init}" + (f"; new layers {fresh}" if fresh else ""), flush=True)
         model = precision.with_policy(model, args.precision, training=True)  # outputs and losses stay float32
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile

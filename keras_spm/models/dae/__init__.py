@@ -6,7 +6,8 @@
   the zoo's ``dae_tip_artifacts`` before issue #18);
 * :func:`topography_dae` - the scale-aware U-Net for topographies (preset ``dae_topography``, 385,713 params; input
   [scaled heights, slope scale], :mod:`.scaling`), :func:`topography_dae_raw` the same inside its scaling layers
-  (metres in, metres out; the zoo's ``dae_tip_artifacts`` since issue #18);
+  (metres in, metres out; the zoo's ``dae_tip_artifacts`` since issue #18); ``global_context=True`` (preset
+  ``dae_topography_context``) adds an image-wide context branch, :func:`copy_weights_by_name` starts it from a plain one;
 * :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding);
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
@@ -17,6 +18,7 @@ from .dae import (
     RestorationLoss,
     SSIMLoss,
     compact_dae,
+    copy_weights_by_name,
     residual_dae,
     skip_dae,
     ssim_per_image,
@@ -32,6 +34,7 @@ __all__ = [
     "SSIMLoss",
     "compact_dae",
     "compile_preset",
+    "copy_weights_by_name",
     "from_preset",
     "preset_loss",
     "residual_dae",

@@ -256,12 +256,17 @@ def topography_dae(
     input_shape=(None, None, 2),
     filters: tuple[int, ...] = (16, 32, 64, 96),
     name: str = "topography_dae",
+    global_context: bool = False,
 ) -> keras.Model:
     """The scale-aware tip-artifact U-Net (issue #18): input [scaled heights, slope scale] (see :mod:`.scaling`).
 
     A small U-Net with skips (stride 8, two 3x3 conv + ReLU per level, no batch norm, so a clean image meets the
     same arithmetic in training and inference) whose zero-initialised linear head adds a correction to channel 0:
     the untrained network returns its input heights exactly, and a clean scan needs only a zero correction.
+
+    ``global_context``: the bottleneck also gets the image-wide mean and max of its features (through two dense
+    layers, the last zero-initialised, so the network starts as the one without it). One tip widened every edge
+    of a scan the same way; a single edge cannot tell a tip-widened flank from a sloped one, the whole image can.
     """
     shape = tuple(input_shape)
     if len(shape) != 3 or shape[-1] != 2:
@@ -276,6 +281,14 @@ def topography_dae(
         skips.append(x)
         x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
     x = _conv_block(x, filters[-1], "bottleneck", batch_norm=False)
+    if global_context:
+        pools = [layers.GlobalAveragePooling2D(keepdims=True, name="context_mean")(x)]
+        pools.append(layers.GlobalMaxPooling2D(keepdims=True, name="context_max")(x))
+        g = layers.Dense(filters[-1], activation="relu", name="context_dense")(
+            layers.Concatenate(name="context")(pools)
+        )
+        g = layers.Dense(filters[-1], kernel_initializer="zeros", name="context_out")(g)
+        x = layers.Add(name="context_add")([x, g])  # (B, 1, 1, F) broadcast over the bottleneck
     for i, f in reversed(list(enumerate(filters[:-1]))):
         x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
         x = layers.Concatenate(name=f"dec{i}_concat")([x, skips[i]])
@@ -285,7 +298,9 @@ def topography_dae(
     return keras.Model(inp, layers.Add(name="restored")([heights, correction]), name=name)
 
 
-def topography_dae_raw(filters: tuple[int, ...] = (16, 32, 64, 96), name: str = "dae_tip_artifacts") -> keras.Model:
+def topography_dae_raw(
+    filters: tuple[int, ...] = (16, 32, 64, 96), name: str = "dae_tip_artifacts", global_context: bool = False
+) -> keras.Model:
     """:func:`topography_dae` inside its scaling (:func:`.scaling.wrap_raw`): the zoo model's form.
 
     Input ``(B, H, W, 2)``: heights and a constant channel with the pixel size, in one unit (metres); output heights
@@ -293,4 +308,27 @@ def topography_dae_raw(filters: tuple[int, ...] = (16, 32, 64, 96), name: str = 
     """
     from .scaling import wrap_raw
 
-    return wrap_raw(topography_dae(filters=filters), name=name)
+    return wrap_raw(topography_dae(filters=filters, global_context=global_context), name=name)
+
+
+def copy_weights_by_name(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy every weighted layer of ``source`` into ``target``'s layer of the same name; return the target layers
+    left as initialised (e.g. a new ``global_context`` branch). A zoo model (scaling around the network) gives its
+    inner network. Raises naming the layer if ``source`` has one that ``target`` lacks or has in another shape.
+    """
+    from .scaling import is_raw_model
+
+    if is_raw_model(source):
+        source = next(layer for layer in source.layers if isinstance(layer, keras.Model))
+    own = {layer.name: layer for layer in target.layers}
+    for layer in source.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in own:
+            raise ValueError(f"layer {layer.name!r} of {source.name!r} has no namesake in {target.name!r}.")
+        shapes = [tuple(w.shape) for w in layer.weights], [tuple(w.shape) for w in own[layer.name].weights]
+        if shapes[0] != shapes[1]:
+            raise ValueError(f"layer {layer.name!r}: weights {shapes[0]} in the source, {shapes[1]} in the target.")
+        own[layer.name].set_weights(layer.get_weights())
+    copied = {layer.name for layer in source.layers if layer.weights}
+    return [layer.name for layer in target.layers if layer.weights and layer.name not in copied]

@@ -56,6 +56,16 @@ PRESETS: dict[str, dict] = {
         "kwargs": {},
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
     },
+    "dae_topography_context": {
+        "description": "dae_topography with an image-wide context branch at the bottleneck (mean and max of its "
+        "features, two dense layers, the last zero-initialised): one tip widens every edge of a scan alike.",
+        "params": 413_553,
+        "stride": 8,
+        "channels": 2,
+        "builder": "topography_dae",
+        "kwargs": {"global_context": True},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+    },
 }
 
 

@@ -117,3 +117,19 @@ def test_sigmoid_output_of_the_source_has_the_same_parameter_count(builder):
     np.testing.assert_allclose(ours.predict(x, verbose=0), x, atol=1e-6)  # zero-initialised correction: identity
     y = source.predict(x, verbose=0)
     assert np.all((y > 0) & (y < 1)) and not np.allclose(y, x, atol=1e-2)  # re-draws the image from scratch
+
+
+def test_context_branch_starts_as_the_network_without_it():
+    rng = np.random.default_rng(0)
+    plain = dae.topography_dae()
+    plain.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in plain.get_weights()])
+    context = dae.topography_dae(global_context=True)
+    fresh = dae.copy_weights_by_name(dae.topography_dae_raw(), dae.topography_dae())  # zoo form: its inner network
+    assert fresh == []
+    assert dae.copy_weights_by_name(plain, context) == ["context_dense", "context_out"]
+    x = rng.random((2, 32, 48, 2)).astype("float32")
+    np.testing.assert_allclose(context(x), plain(x), atol=1e-6)
+    with pytest.raises(ValueError, match="context_dense.*no namesake"):
+        dae.copy_weights_by_name(context, plain)
+    with pytest.raises(ValueError, match="enc0_conv1.*weights"):
+        dae.copy_weights_by_name(dae.topography_dae(filters=(8, 16, 32, 48)), plain)
