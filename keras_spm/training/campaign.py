@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import os
 import queue
@@ -403,8 +404,23 @@ class BatchFeeder:
             return None
 
 
-def train_for(model, feeder: BatchFeeder, seconds: float, supervise, verbose: bool = False) -> int:
-    """Train batch by batch for ``seconds`` of wall time; returns the number of batches trained."""
+def warmup_rate(lr: float, step: int, warmup_steps: int) -> float:
+    """Learning rate of batch ``step`` of a run: linear from lr / warmup_steps up to ``lr``, then ``lr``.
+
+    A new run starts from trained weights with a fresh Adam (no optimizer state is shipped): its first full-rate
+    steps, normalised by still-empty moment estimates, undid part of the training (xyz, 2026-12-02: validation loss
+    0.0190 -> 0.0217 in the first 15 minutes at 3e-4).
+    """
+    return lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else lr
+
+
+def train_for(
+    model, feeder: BatchFeeder, seconds: float, supervise, verbose: bool = False, rate_at=None, step0: int = 0
+) -> int:
+    """Train batch by batch for ``seconds`` of wall time; returns the number of batches trained.
+
+    ``rate_at(step)``, if given, sets the learning rate of each batch (``step0`` + batches so far).
+    """
     import keras
 
     deadline = time.monotonic() + seconds
@@ -415,6 +431,8 @@ def train_for(model, feeder: BatchFeeder, seconds: float, supervise, verbose: bo
         if batch is None:
             supervise()
             continue
+        if rate_at is not None:
+            model.optimizer.learning_rate.assign(rate_at(step0 + batches))
         logs = model.train_on_batch(*batch, return_dict=True)
         batches += 1
         if progress is not None:
@@ -475,6 +493,7 @@ def run_campaign(args: argparse.Namespace) -> int:
             }
             if args.init is not None:
                 state["best_score"] = float("inf")
+            state["warmup"] = {"lr": args.lr_now or args.lr, "steps": args.warmup_steps}
             write_json(run / "state.json", state)
             log_row(cm, state, log_dir, {**evaluate_both(model, cm, val), "event": "start"})
         if "best_score" not in state:  # a run from before the noise-free validation stacks: its best is re-chosen
@@ -511,7 +530,13 @@ def run_campaign(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             started = time.monotonic()
             supervise()
-            batches = train_for(model, feeder, min(args.eval_minutes * 60, deadline - started), supervise, args.verbose)
+            step0 = int(state["samples_trained"]) // args.batch_size
+            warm = state.get("warmup", {})
+            rate_at = None
+            if step0 < warm.get("steps", 0):
+                rate_at = functools.partial(warmup_rate, warm["lr"], warmup_steps=warm["steps"])
+            seconds = min(args.eval_minutes * 60, deadline - started)
+            batches = train_for(model, feeder, seconds, supervise, args.verbose, rate_at, step0)
             state["samples_trained"] += batches * args.batch_size
             state["hours"] += (time.monotonic() - started) / 3600
             metrics = evaluate_both(model, cm, val)
@@ -662,6 +687,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of a new campaign")
     p.add_argument("--lr-now", type=float, default=None, help="set the learning rate of a resumed campaign")
+    p.add_argument(
+        "--warmup-steps", type=int, default=500, help="a new run ramps its learning rate up over this many batches"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--precision",

@@ -88,6 +88,7 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     assert "resuming the xyz campaign" in out
     state = read_json(state_file)
     assert state["run_id"] == before["run_id"] and state["samples_trained"] > before["samples_trained"]
+    assert state["warmup"] == {"lr": 3e-4, "steps": 500}  # a fresh optimizer ramps up over the run's first batches
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
     for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
@@ -181,3 +182,9 @@ def test_batch_feeder_collates_6_slice_batches_and_surfaces_a_failed_draw(monkey
     with pytest.raises(RuntimeError, match="buffer file vanished"):
         while True:
             feeder.next(timeout=1)
+
+
+def test_warmup_ramps_the_rate_linearly_then_holds_it():
+    rates = [campaign.warmup_rate(3e-4, step, warmup_steps=4) for step in range(6)]
+    assert rates == pytest.approx([7.5e-5, 1.5e-4, 2.25e-4, 3e-4, 3e-4, 3e-4])
+    assert campaign.warmup_rate(3e-4, 0, warmup_steps=0) == 3e-4
