@@ -688,7 +688,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of a new campaign")
     p.add_argument("--lr-now", type=float, default=None, help="set the learning rate of a resumed campaign")
     p.add_argument(
-        "--warmup-steps", type=int, default=500, help="a new run ramps its learning rate up over this many batches"
+        "--warmup-steps", type=int, default=200, help="a new run ramps its learning rate up over this many batches"
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

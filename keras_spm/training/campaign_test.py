@@ -88,7 +88,7 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     assert "resuming the xyz campaign" in out
     state = read_json(state_file)
     assert state["run_id"] == before["run_id"] and state["samples_trained"] > before["samples_trained"]
-    assert state["warmup"] == {"lr": 3e-4, "steps": 500}  # a fresh optimizer ramps up over the run's first batches
+    assert state["warmup"] == {"lr": 3e-4, "steps": 200}  # a fresh optimizer ramps up over the run's first batches
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
     for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
