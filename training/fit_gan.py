@@ -79,6 +79,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gan-mode", choices=("vanilla", "lsgan"), default="vanilla", help="pix2pix adversarial loss")
     p.add_argument("--lambda-cycle", type=float, default=10.0)
     p.add_argument("--lambda-identity", type=float, default=0.5)
+    p.add_argument(
+        "--lambda-texture",
+        type=float,
+        default=0.0,
+        help="CycleGAN: weight of the penalty on high-frequency energy a translation adds to its input",
+    )
     p.add_argument("--pool-size", type=int, default=50)
     p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_val split)")
     p.add_argument(
@@ -195,6 +201,7 @@ def _build(args):
             patchgan_discriminator(shape, args.d_layers, args.d_filters, name="d_b"),
             lambda_cycle=args.lambda_cycle,
             lambda_identity=args.lambda_identity,
+            lambda_texture=args.lambda_texture,
             pool_size=args.pool_size,
             image_shape=shape,
         )

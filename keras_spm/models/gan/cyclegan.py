@@ -260,12 +260,35 @@ def _l1(a, b):
     return ops.mean(ops.abs(a - b))
 
 
+def high_frequency_energy(images, eps: float = 1e-6):
+    """Per-image mean square of ``images - blur(images)`` (Gaussian, sigma 1 px): the band of checkerboards, ringing
+    and grain, above ~0.2 cycles/px. (B, H, W, C) -> (B,), in ``keras.ops``."""
+    x = ops.arange(5, dtype="float32") - 2.0
+    g = ops.exp(-(x**2) / 2.0)
+    g = ops.outer(g, g) / ops.sum(ops.outer(g, g))
+    channels = images.shape[-1]
+    kernel = ops.tile(ops.reshape(g, (5, 5, 1, 1)), (1, 1, channels, 1))
+    images = ops.cast(images, "float32")
+    padded = ops.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    blurred = ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
+    return ops.mean(ops.square(images - blurred), axis=(1, 2, 3)) + eps
+
+
+def texture_excess(output, source):
+    """Mean over the batch of ``max(0, log(HF(output) / HF(source)))``: zero while a translation adds no
+    high-frequency energy to its input, scale-free otherwise (:func:`high_frequency_energy`)."""
+    ratio = high_frequency_energy(output) / high_frequency_energy(source)
+    return ops.mean(ops.relu(ops.log(ratio)))
+
+
 class CycleGAN(keras.Model):
     """Two generators (A->B ``g_ab``, B->A ``g_ba``) and two PatchGANs (``d_a``, ``d_b``) trained jointly.
 
     Fit on a dataset of unpaired ``(a, b)`` batches in [-1, 1] (e.g. ``keras_spm.datasets.afm_style``).
     Generator loss: LSGAN ``(D(G(x)) - 1)^2`` both ways + ``lambda_cycle`` * L1 cycle + ``lambda_identity``
-    * ``lambda_cycle`` * L1 identity (``G_ab(b) ~ b``). Discriminator loss: ``0.5 [(D(real) - 1)^2 + D(pool(fake))^2]``.
+    * ``lambda_cycle`` * L1 identity (``G_ab(b) ~ b``) + ``lambda_texture`` * :func:`texture_excess` both ways
+    (0 by default: a penalty on translations that add high-frequency energy - checkerboards, outlines, mottling - to
+    their input; issue #17's fidelity targets). Discriminator loss: ``0.5 [(D(real) - 1)^2 + D(pool(fake))^2]``.
     Calling the model translates A -> B.
     """
 
@@ -279,12 +302,14 @@ class CycleGAN(keras.Model):
         lambda_identity: float = 0.5,
         pool_size: int = 50,
         image_shape: tuple | None = None,
+        lambda_texture: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.lambda_cycle = float(lambda_cycle)
         self.lambda_identity = float(lambda_identity)
+        self.lambda_texture = float(lambda_texture)
         shape_a = tuple(image_shape or g_ab.input_shape[1:])
         shape_b = tuple(image_shape or g_ba.input_shape[1:])
         if self.lambda_identity > 0 and shape_a[-1] != shape_b[-1]:
@@ -294,7 +319,7 @@ class CycleGAN(keras.Model):
             )
         self.pool_a = ImagePool(pool_size, shape_a, "pool_a")  # generated A images, for d_a
         self.pool_b = ImagePool(pool_size, shape_b, "pool_b")
-        names = ("g_loss", "d_loss", "adv_loss", "cycle_loss", "identity_loss", "d_a_loss", "d_b_loss")
+        names = ("g_loss", "d_loss", "adv_loss", "cycle_loss", "identity_loss", "texture_loss", "d_a_loss", "d_b_loss")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
 
     @classmethod
@@ -352,6 +377,9 @@ class CycleGAN(keras.Model):
             else:
                 identity = tf.constant(0.0)
             g_loss = adv + self.lambda_cycle * cycle + self.lambda_identity * self.lambda_cycle * identity
+            texture = texture_excess(fake_b, real_a) + texture_excess(fake_a, real_b)
+            if self.lambda_texture > 0:
+                g_loss = g_loss + self.lambda_texture * texture
 
             pooled_a = self.pool_a.query(tf.stop_gradient(fake_a))
             pooled_b = self.pool_b.query(tf.stop_gradient(fake_b))
@@ -370,6 +398,7 @@ class CycleGAN(keras.Model):
             "adv_loss": adv,
             "cycle_loss": cycle,
             "identity_loss": identity,
+            "texture_loss": texture,
             "d_a_loss": d_a_loss,
             "d_b_loss": d_b_loss,
         }

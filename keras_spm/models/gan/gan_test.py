@@ -156,6 +156,22 @@ def test_cyclegan_training_reduces_cycle_and_identity_losses():
     assert gan(a).shape == a.shape
 
 
+def test_texture_excess_counts_only_added_high_frequencies():
+    from keras_spm.models.gan.cyclegan import high_frequency_energy, texture_excess
+
+    smooth = np.tile(np.sin(np.linspace(0, 1, 32))[None, None, :, None], (2, 32, 1, 1)).astype("float32")
+    checker = smooth + 0.05 * (np.indices((32, 32)).sum(0) % 2 * 2 - 1)[None, :, :, None].astype("float32")
+    assert float(texture_excess(smooth, checker)) == 0.0  # removing texture costs nothing
+    assert float(texture_excess(checker, smooth)) > 3.0  # a period-2 checkerboard on a smooth input: log(ratio)
+    energy = np.asarray(high_frequency_energy(np.concatenate([smooth[:1], checker[:1]])))
+    assert energy[1] > 100 * energy[0]
+    keras.utils.set_random_seed(0)
+    gan = CycleGAN.build_default((32, 32, 1), n_blocks=1, filters=8, d_filters=8, n_layers=2, lambda_texture=1.0)
+    gan.compile()
+    logs = gan.train_on_batch(smooth, checker, return_dict=True)
+    assert np.isfinite(logs["texture_loss"]) and logs["texture_loss"] >= 0
+
+
 def test_pix2pix_training_reduces_l1_loss():
     keras.utils.set_random_seed(0)
     p2p = Pix2Pix.build_default((32, 32, 1), filters=8, num_downs=5)
