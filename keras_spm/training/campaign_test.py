@@ -89,6 +89,7 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     state = read_json(state_file)
     assert state["run_id"] == before["run_id"] and state["samples_trained"] > before["samples_trained"]
     assert state["warmup"] == {"lr": 3e-4, "steps": 200}  # a fresh optimizer ramps up over the run's first batches
+    assert state["average"] == 0.995 and (tmp_path / "run" / "average.npz").exists()  # resumed with its average
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
     for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
@@ -188,3 +189,31 @@ def test_warmup_ramps_the_rate_linearly_then_holds_it():
     rates = [campaign.warmup_rate(3e-4, step, warmup_steps=4) for step in range(6)]
     assert rates == pytest.approx([7.5e-5, 1.5e-4, 2.25e-4, 3e-4, 3e-4, 3e-4])
     assert campaign.warmup_rate(3e-4, 0, warmup_steps=0) == 3e-4
+
+
+def test_weight_average_follows_the_weights_and_is_applied_only_inside_its_block(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    start = [np.array(v) for v in model.trainable_variables]
+    average = campaign.WeightAverage(model, momentum=0.75)
+    for v in model.trainable_variables:
+        v.assign(np.asarray(v) + 1.0)
+    average.update(model)  # one step a quarter of the way to the new weights
+    for a, s0 in zip(average.values, start, strict=True):
+        np.testing.assert_allclose(a, s0 + 0.25, atol=1e-6)
+    x = np.ones((1, 3), "float32")
+    own = np.asarray(model(x))
+    with average.applied(model):
+        assert not np.allclose(np.asarray(model(x)), own)
+    np.testing.assert_allclose(np.asarray(model(x)), own)
+    average.save(tmp_path / "average.npz")
+    again = campaign.WeightAverage(model, momentum=0.75)
+    again.load(tmp_path / "average.npz")
+    for a, b in zip(again.values, average.values, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = campaign.WeightAverage(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), momentum=0.75)
+    with pytest.raises(ValueError, match="another network"):
+        other.load(tmp_path / "average.npz")
+    with pytest.raises(ValueError, match="momentum"):
+        campaign.WeightAverage(model, momentum=1.0)
