@@ -125,10 +125,10 @@ class AFMSampleStream:
 def no_autotune():
     """tf.data options without the autotuning thread.
 
-    The autotuner wakes up at doubling intervals (10 ms ... 10.24 s), and destroying an iterator waits for its
-    current sleep to end: with one iterator per epoch (``model.fit``, ``for batch in ds``), every epoch that lasts
-    longer than ~10 s then ends with up to 10.24 s in which nothing is simulated or trained. The buffer sizes here are
-    fixed, so there is nothing for it to tune.
+    Measured here (TensorFlow 2.21, one iterator per epoch as in ``model.fit`` and ``for batch in ds``): with the
+    autotuner on, 2 of 6 epochs of ~10 s ended 10.24 s after their last batch, the workers idle meanwhile; 10.24 s is
+    the autotuner's wake-up interval after ten doublings from 10 ms (its thread lives as long as the iterator). With it
+    off, 0 of 7. The buffer sizes here are fixed, so there is nothing for it to tune.
     """
     import tensorflow as tf
 
