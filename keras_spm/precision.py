@@ -67,8 +67,8 @@ BF16_OK: dict[str, Bf16Check] = {
     ),
     "es": Bf16Check(
         True,
-        "16 heavy val stacks, weights of campaign run 2 (2026-12-02): height MSE +0.89 %, ES MSE -0.43 %, sign agreement "
-        "-0.05 %; r >= 0.99997; 1.56x with a training running",
+        "16 heavy val stacks, weights of campaign run 3 (2026-12-02): height MSE +0.47 %, r >= 0.99999; "
+        "1.16x with the machine otherwise idle",
     ),
     "xyz": Bf16Check(
         True, "64 light val stacks, first 3D conv float32: precision +0.16 %, recall -0.43 %, z error +0.32 %; 1.4x"

@@ -152,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="1500e1dc011aaa06fa7c7790e90ce4529aa5ce5a3269e2588943de7d656a4d99",
+        sha256="3dc2ff8bdce339e5fe6651adb36048900e866b2bcf304fde8041a218188553c4",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
