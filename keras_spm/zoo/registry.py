@@ -152,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="3dc2ff8bdce339e5fe6651adb36048900e866b2bcf304fde8041a218188553c4",
+        sha256="e7f08ab99da921834e3c8e380f1e4913800868050884e3fb989a55161db050ec",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
