@@ -263,11 +263,9 @@ def _l1(a, b):
 def high_frequency_energy(images, eps: float = 1e-6):
     """Per-image mean square of ``images - blur(images)`` (Gaussian, sigma 1 px): the band of checkerboards, ringing
     and grain, above ~0.2 cycles/px. (B, H, W, C) -> (B,), in ``keras.ops``."""
-    x = ops.arange(5, dtype="float32") - 2.0
-    g = ops.exp(-(x**2) / 2.0)
-    g = ops.outer(g, g) / ops.sum(ops.outer(g, g))
-    channels = images.shape[-1]
-    kernel = ops.tile(ops.reshape(g, (5, 5, 1, 1)), (1, 1, channels, 1))
+    from ..dae.dae import _gaussian_kernel
+
+    kernel = ops.tile(_gaussian_kernel(5, 1.0), (1, 1, images.shape[-1], 1))
     images = ops.cast(images, "float32")
     padded = ops.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
     blurred = ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
