@@ -255,6 +255,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--figure-columns", type=int, default=6)
     parser.add_argument("--no-expert", action="store_true", help="fidelity and cycle SSIM only, no expert")
     parser.add_argument("--native-rows", type=int, default=3, help="simulated and real rows of the native figure")
+    parser.add_argument(
+        "--split",
+        choices=("gan_test", "gan_val"),
+        default="gan_test",
+        help="images to judge: gan_test reports; gan_val (carved from the GAN's training share, never trained on) "
+        "is the one to choose checkpoints or settings on",
+    )
     args = parser.parse_args(argv)
     if args.expert_seeds < 1:
         parser.error("--expert-seeds must be >= 1.")
@@ -272,9 +279,9 @@ def main(argv=None) -> dict:
         scaled = minmax(images)
         return np.stack([prob_real(e, scaled, args.crop, args.symmetries) for e in experts])
 
-    sim_paths = afm_style.split_paths("sim", "gan_test", args.root)
+    sim_paths = afm_style.split_paths("sim", args.split, args.root)
     sim = load(sim_paths)
-    real_paths = afm_style.split_paths("real", "gan_test", args.root)
+    real_paths = afm_style.split_paths("real", args.split, args.root)
     real = load(real_paths)
     g_ab = load_generator(args.g_ab, input_shape=(None, None, 1))
     g_ba = load_generator(args.g_ba, input_shape=(None, None, 1))
@@ -326,6 +333,7 @@ def main(argv=None) -> dict:
         "translation_ssim_sim": float(np.mean([ssim(a, b) for a, b in zip(sim, sim2real, strict=True)])),
         "n_test_sim": len(sim),
         "n_test_real": len(real),
+        "split": args.split,
         "targets": {
             "raw_sim_called_sim": ">= 0.95",
             "sim2real_called_real": ">= 0.5",
@@ -358,7 +366,7 @@ def main(argv=None) -> dict:
         "generator_seconds_per_image": translate_seconds,
         "generators": {"g_ab": str(args.g_ab), "g_ba": str(args.g_ba)},
     }
-    print(f"gan_test: {len(sim)} simulated, {len(real)} real images")
+    print(f"{args.split}: {len(sim)} simulated, {len(real)} real images")
     for key in (
         "raw_sim_called_sim",
         "raw_real_called_real",

@@ -79,3 +79,22 @@ def test_export_raw_of_a_bf16_checkpoint_is_float32(tmp_path):
     core.save(tmp_path / "best.keras")
     raw = keras.models.load_model(fit_dae.export_raw(tmp_path), compile=False)
     assert is_raw_model(raw) and precision.policy_of(raw) == "float32"
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"shared real data not found at {DATA} (CI clones it beside the repo)")
+def test_context_variant_fine_tunes_from_the_zoo_model_on_topography_pairs(tmp_path):
+    import keras
+
+    from keras_spm.models.dae.scaling import is_raw_model
+
+    zoo = ROOT / "zoo" / "dae_tip_artifacts" / "dae_tip_artifacts.keras"
+    out = tmp_path / "ctx"
+    argv = ["--variant", "topography_context", "--patch", "32", "--train-pairs", "8", "--val-pairs", "4",
+            "--batch-size", "4", "--steps-per-epoch", "1", "--epochs", "1", "--init", str(zoo), "--out", str(out)]  # fmt: skip
+    assert fit_dae.main(argv) == 0
+    x = np.load(out / "pairs.npz")["x"]
+    assert x.shape == (8, 32, 32, 2)  # synthetic [heights, slope scale] pairs, not the 1-channel AFM surfaces
+    state = json.loads((out / "state.json").read_text())
+    assert state["variant"] == "topography_context" and state["params"] == 413_553
+    raw = keras.models.load_model(out / "best_raw.keras", compile=False)
+    assert is_raw_model(raw) and any(layer.name == "context_out" for layer in raw.get_layer(index=2).layers)

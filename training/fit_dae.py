@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: the scale-aware variants: [heights, slope scale] in, trained on synthetic topographies, exported raw
+SCALE_AWARE = ("topography", "topography_context")
+
 VARIANTS = {
     "residual": "dae_residual",
     "compact": "dae_compact",
@@ -83,13 +86,13 @@ def load_pairs(args) -> tuple:
     import numpy as np
 
     cache = args.pairs or args.out / "pairs.npz"
-    channels = 2 if args.variant == "topography" else 1
+    channels = 2 if args.variant in SCALE_AWARE else 1
     if cache.exists():
         d = np.load(cache)
         if d["x"].shape[0] == args.train_pairs and d["x"].shape[1] == args.patch and d["x"].shape[-1] == channels:
             return d["x"], d["y"], d["vx"], d["vy"]
     t0 = time.perf_counter()
-    if args.variant == "topography":
+    if args.variant in SCALE_AWARE:
         x, y, vx, vy = topography_pairs(args)
     else:
         from keras_spm.models.dae.restore import make_pairs
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=2 if not sys.stdout.isatty() else 1,
     )
     print(f"done: {args.out} (best {state.get('monitor')} {state.get('best', float('nan')):.4f})")
-    if args.variant == "topography":
+    if args.variant in SCALE_AWARE:
         print(f"wrote {export_raw(args.out)}: best.keras inside its scaling, for training/export_to_zoo.py")
     return 0
 

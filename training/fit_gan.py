@@ -88,6 +88,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pool-size", type=int, default=50)
     p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_val split)")
     p.add_argument(
+        "--keep-every",
+        type=int,
+        default=0,
+        help="also keep the generators of every K-th epoch (epoch<N>_*.keras), to choose among them afterwards on "
+        "validation data with the full benchmark (e.g. benchmarks/afm_style.py --split gan_val); 0: only last/best",
+    )
+    p.add_argument(
         "--val-pairs",
         type=int,
         nargs="+",
@@ -146,6 +153,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("epochs", "steps_per_epoch", "batch_size", "filters", "d_filters", "val_steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1.")
+    if args.keep_every < 0:
+        p.error("--keep-every must be >= 0 (0: keep only the last and best generators).")
     if args.init_generators and (args.model != "cyclegan" or args.init is not None):
         p.error("--init-generators is for a CycleGAN, instead of --init.")
     for path in args.init_generators or []:
@@ -258,7 +267,7 @@ def datasets(args, epoch: int):
 
 
 def generator_files(model: str, kind: str) -> dict[str, str]:
-    """File names of the saved generators: ``kind`` is "last" or "best"."""
+    """File names of the saved generators: ``kind`` is "last", "best" or "epoch<N>" (``--keep-every``)."""
     if model == "pix2pix":
         return {"generator": f"{kind}.keras"}
     return {"g_ab": f"{kind}_g_ab.keras", "g_ba": f"{kind}_g_ba.keras"}
@@ -329,6 +338,9 @@ def checkpoint_callback(args, gan, state: dict):
     def save(model, out: Path, kind: str) -> None:
         if kind == "last":  # the whole GAN with its optimizers, to resume
             save_model_atomically(model, out / "state.weights.h5")
+            epoch = state["epoch"] + 1  # state["epoch"] counts the epochs before this one until after the save
+            if args.keep_every and epoch % args.keep_every == 0:
+                save(model, out, f"epoch{epoch:03d}")
         for attr, name in generator_files(args.model, kind).items():
             save_model_atomically(getattr(model, attr), out / name)
 
