@@ -16,9 +16,10 @@ features on it, at a pixel size drawn log-uniformly from 0.1 A to 100 nm:
 Lateral sizes are drawn in pixels (so every feature is resolvable), heights in metres from what the feature
 physically is (atomic steps and islands are 0.2-0.35 nm per layer at any pixel size; particles and fibres are as
 high as a fraction of their width; lattice corrugation is a fraction of the period). Heights are float64 metres with
-median 0. Every surface is already "imaged" by a sharp but real tip (a 0.3-2 px sphere on a 10-30 degree cone: it
-limits the slope of steep walls, as every AFM scan is limited) and some are slightly blurred; half carry a little
-white noise. Real clean scans look like that, and a tip-artifact remover must leave them alone.
+median 0. Every surface is already "imaged" by a real tip: mostly a sharp one (a 0.3-2 px sphere on a 10-30 degree
+cone: it limits the slope of steep walls, as every AFM scan is limited), 40 % a worn one (1.5-5 px apex); some are
+slightly blurred and half carry a little white noise. Real clean scans look like that, and a tip-artifact remover
+must leave them alone.
 """
 
 from __future__ import annotations
@@ -340,17 +341,35 @@ def random_topography(
     return Topography(z, px, "+".join((substrate, *features)), params)
 
 
-def _as_imaged(z: np.ndarray, rng: np.random.Generator, px: float, params: dict) -> np.ndarray:
-    """Real "clean" scans were taken with a sharp but finite tip, sometimes a little blurred, with some noise."""
-    from .tip import simulate_scan, spherical_tip
+#: share of clean surfaces imaged by a worn tip (:func:`_as_imaged`); the rest by a sharp one
+P_WORN_TIP = 0.4
+SHARP_TIP_PX = (0.3, 2.0)  # apex radius in pixels, spherical cap on a 10-30 degree cone
+WORN_TIP_PX = (1.5, 5.0)  # apex radius in pixels, any tip shape, 15-35 degree walls
 
-    radius = _loguniform(rng, 0.3, 2.0) * px
-    half_angle = rng.uniform(10.0, 30.0)
+
+def _as_imaged(z: np.ndarray, rng: np.random.Generator, px: float, params: dict) -> np.ndarray:
+    """Real "clean" scans were taken with a finite tip, sometimes a little blurred, with some noise.
+
+    Most tips are sharp (a 0.3-2 px sphere on a 10-30 degree cone), but :data:`P_WORN_TIP` of the surfaces are imaged
+    by a worn one (parabolic, spherical or pyramidal, 1.5-5 px apex): real clean scans (the AFM grating, the rods, the
+    STM molecular lattice of the validation/test files) are already that wide, and a tip-artifact remover must leave
+    them alone; only what a further, blunter or double tip adds (``tip.corrupt``: 2-12 px) is an artifact.
+    """
+    from .tip import TIP_KINDS, make_tip, simulate_scan
+
+    worn = rng.random() < P_WORN_TIP
+    if worn:
+        kind = str(TIP_KINDS[rng.integers(len(TIP_KINDS))])
+        radius = _loguniform(rng, *WORN_TIP_PX) * px
+        half_angle = rng.uniform(15.0, 35.0)
+    else:
+        kind, radius, half_angle = "spherical", _loguniform(rng, *SHARP_TIP_PX) * px, rng.uniform(10.0, 30.0)
     depth = max(float(np.ptp(z)), 2 * radius)  # deep enough to meet the bottom of every trench the surface has
-    z = simulate_scan(z, spherical_tip(radius, px, half_angle, depth=depth))
-    params["imaged_tip"] = {"radius": radius, "half_angle": half_angle}
-    if rng.random() < 0.3:
-        sigma = rng.uniform(0.3, 0.8)
+    extra = {} if kind == "parabolic" else {"half_angle": half_angle}
+    z = simulate_scan(z, make_tip(kind, radius, px, depth=depth, **extra))
+    params["imaged_tip"] = {"kind": kind, "radius": radius, "half_angle": half_angle if extra else None}
+    if rng.random() < (0.45 if worn else 0.3):
+        sigma = rng.uniform(0.3, 1.2 if worn else 0.8)
         z = ndimage.gaussian_filter(z, sigma, mode="nearest")
         params["imaged_blur_px"] = sigma
     if rng.random() < 0.5:
