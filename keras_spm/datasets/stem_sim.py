@@ -22,8 +22,10 @@ More training pairs for pix2pix than the 20 Pt-Mo5 pairs of ``stem_pairs``, made
   ``Microscope(scan_sampling=0.1)`` and sizes 6-9, four times the scan positions of the default 0.2 A.
 
 abTEM (Madsen & Susi, Open Res. Europe 1, 24 (2021)) is an optional dependency: ``pip install abtem``.
-A pair costs seconds (PRISM, small particles, 2 free CPU threads) to minutes (multislice, 5 nm particles); a
-38-atom PRISM pair (74 x 74 px) took 15 min of wall time on a 2-core machine shared with three trainings.
+A pair costs seconds (PRISM, small particles) to minutes (multislice, 5 nm particles). The HAADF image is scanned
+on the Nyquist grid of its band limit and Fourier-interpolated (exact to 1e-5 of the mean against the full 0.1 A scan
+of a 44-atom particle, 3.3x faster: 44 s instead of 144 s on this 2-core CPU); PRISM interpolation 2 is another
+2.5x but 8 % RMSE on that 14 A cell, so it stays 1 (exact) by default.
 """
 
 from __future__ import annotations
@@ -57,6 +59,34 @@ class Microscope:
     potential_sampling: float = 0.05
     scan_sampling: float = 0.2
     slice_thickness: float = 2.0
+    #: PRISM interpolation factor (1: exact; f: probe cropped to 1/f of the cell, ~f**4 fewer operations)
+    interpolation: int = 1
+    #: scan the HAADF image at the Nyquist step of its band limit and Fourier-interpolate to ``scan_sampling``
+    band_limited_scan: bool = True
+
+
+def nyquist_scan_sampling(m: Microscope) -> float:
+    """Largest scan step (A) that loses nothing: an ADF image holds no spatial frequency above 2 alpha / lambda.
+
+    The image is bilinear in the probe's aperture function, so its spectrum is the aperture's autocorrelation,
+    zero beyond twice the convergence semi-angle (e.g. 0.31 A at 200 kV, 20 mrad), whatever the specimen.
+    """
+    from abtem.core.energy import energy2wavelength
+
+    return energy2wavelength(m.energy) / (4e-3 * m.semiangle)
+
+
+def fourier_resample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A periodic band-limited ``image`` on a finer grid ``shape`` over the same cell (zero-padded spectrum)."""
+    n1, n2 = image.shape
+    m1, m2 = shape
+    if m1 < n1 or m2 < n2:
+        raise ValueError(f"fourier_resample only refines: {image.shape} -> {shape}.")
+    spectrum = np.fft.fftshift(np.fft.fft2(image))
+    padded = np.zeros((m1, m2), dtype=complex)
+    o1, o2 = m1 // 2 - n1 // 2, m2 // 2 - n2 // 2
+    padded[o1 : o1 + n1, o2 : o2 + n2] = spectrum
+    return np.real(np.fft.ifft2(np.fft.ifftshift(padded))) * (m1 * m2) / (n1 * n2)
 
 
 def random_structure(rng: np.random.Generator, kind: str | None = None, size: int | None = None, vacuum: float = 3.0):
@@ -103,18 +133,27 @@ def _potential(atoms, m: Microscope):
     )
 
 
-def _scan(potential, m: Microscope):
-    return _abtem().GridScan(start=(0, 0), end=potential.extent, sampling=m.scan_sampling)
+def _scan(potential, m: Microscope, sampling: float | None = None):
+    """The periodic scan grid over the whole cell (``endpoint`` excluded), so that Fourier resampling is exact."""
+    return _abtem().GridScan(start=(0, 0), end=potential.extent, sampling=sampling or m.scan_sampling)
 
 
 def haadf_image(atoms, m: Microscope = Microscope(), method: str = "prism") -> np.ndarray:
-    """The annular-dark-field image of ``atoms`` on the scan grid, (nx, ny) float64, by PRISM or multislice."""
+    """The annular-dark-field image of ``atoms`` on the scan grid, (nx, ny) float64, by PRISM or multislice.
+
+    With ``m.band_limited_scan`` the probe visits only the Nyquist grid of the image's band limit (4x fewer
+    positions than a 0.1 A grid at 200 kV / 20 mrad) and the image is Fourier-interpolated onto the scan grid.
+    """
     abtem = _abtem()
     potential = _potential(atoms, m)
     detector = abtem.AnnularDetector(inner=m.inner, outer=m.outer)
-    scan = _scan(potential, m)
+    target = _scan(potential, m)
+    coarse = nyquist_scan_sampling(m)
+    scan = _scan(potential, m, coarse) if m.band_limited_scan and coarse > m.scan_sampling else target
     if method == "prism":
-        s_matrix = abtem.SMatrix(potential=potential, energy=m.energy, semiangle_cutoff=m.semiangle, interpolation=1)
+        s_matrix = abtem.SMatrix(
+            potential=potential, energy=m.energy, semiangle_cutoff=m.semiangle, interpolation=m.interpolation
+        )
         image = s_matrix.scan(scan=scan, detectors=detector)
     elif method == "multislice":
         probe = abtem.Probe(energy=m.energy, semiangle_cutoff=m.semiangle)
@@ -122,7 +161,8 @@ def haadf_image(atoms, m: Microscope = Microscope(), method: str = "prism") -> n
         image = probe.scan(potential, scan=scan, detectors=detector)
     else:
         raise ValueError(f"method must be 'prism' or 'multislice', got {method!r}.")
-    return np.asarray(image.compute(progress_bar=False).array, dtype=np.float64)
+    array = np.asarray(image.compute(progress_bar=False).array, dtype=np.float64)
+    return array if scan is target else fourier_resample(array, tuple(target.gpts))
 
 
 def probe_intensity(extent: tuple[float, float], m: Microscope = Microscope()) -> np.ndarray:

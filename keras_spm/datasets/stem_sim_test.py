@@ -66,3 +66,29 @@ def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
             assert float(d["scan_sampling"]) == 0.1 and int(d["n_atoms"]) > 100  # size 8-9: hundreds of atoms
     with pytest.raises(SystemExit):
         stem_sim.main(["--out", str(tmp_path / "x"), "--sizes", "9", "3"])
+
+
+def test_fourier_resample_is_exact_for_band_limited_periodic_images():
+    x = np.arange(12) / 12
+    coarse = 1 + np.cos(2 * np.pi * 3 * x)[:, None] * np.sin(2 * np.pi * 2 * x)[None, :]
+    fine_x = np.arange(30) / 30
+    fine = stem_sim.fourier_resample(coarse, (30, 30))
+    expected = 1 + np.cos(2 * np.pi * 3 * fine_x)[:, None] * np.sin(2 * np.pi * 2 * fine_x)[None, :]
+    np.testing.assert_allclose(fine, expected, atol=1e-12)
+    with pytest.raises(ValueError, match="only refines"):
+        stem_sim.fourier_resample(coarse, (6, 6))
+
+
+def test_band_limited_scan_matches_the_full_scan():
+    from dataclasses import replace
+
+    from ase.build import fcc100
+
+    atoms = fcc100("Pt", size=(2, 2, 2), vacuum=2, orthogonal=True)
+    atoms.pbc = True
+    full = stem_sim.Microscope(scan_sampling=0.15, band_limited_scan=False)
+    assert 0.3 < stem_sim.nyquist_scan_sampling(full) < 0.32  # 200 kV, 20 mrad: lambda / (4 alpha)
+    exact = stem_sim.haadf_image(atoms, full)
+    fast = stem_sim.haadf_image(atoms, replace(full, band_limited_scan=True))
+    assert fast.shape == exact.shape
+    np.testing.assert_allclose(fast, exact, rtol=0, atol=1e-4 * exact.max())
