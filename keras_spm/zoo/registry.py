@@ -152,7 +152,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="e7f08ab99da921834e3c8e380f1e4913800868050884e3fb989a55161db050ec",
+        sha256="43553408f8aaf239bec01283e8bb83dbda0ab66f4245fe70ce4a0e6cc0982d87",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
