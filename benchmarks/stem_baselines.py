@@ -32,6 +32,9 @@ linear and polynomial fits) drives it negative although every other metric impro
 compare with the source's published numbers, not to rank methods.
 ``--val-pairs`` (default 6 14, pix2pix_stem's validation pairs) repeats everything on those pairs with the
 baselines and calibration refitted without them: the split that chooses between model variants.
+``--sim-test DIR`` adds the split of simulated held-out compositions (abTEM pairs of
+``keras_spm.datasets.stem_sim``, Mo fractions never trained on), baselines fitted on the Pt-Mo5 training pairs plus
+the ``--sim-train DIR`` pairs of the training compositions.
 Prints a table and writes ``benchmarks/results/stem_baselines.json`` and ``stem_baselines.png`` (test pairs:
 convolution, poly3+blur, each model and the multislice image, and the errors).
 """
@@ -272,6 +275,29 @@ def print_table(title: str, results: dict, targets: dict, best_name: str) -> Non
         )
 
 
+def sim_held_out_split(test_dirs: list[Path], train_dirs: list[Path], real_train, models: dict, calibrate: bool):
+    """Scores on the simulated pairs of compositions no model trained on (``stem_sim.HELD_OUT_MO_FRACTIONS``),
+    with the baselines and the calibration fitted on the real training pairs plus the simulated training ones."""
+    from keras_spm.datasets import stem_sim
+
+    split = stem_sim.composition_split()
+    test = [pair for d in test_dirs for pair in stem_sim.load_pairs(d, split["held_out"])]
+    if not test:
+        raise SystemExit(f"--sim-test {test_dirs}: no held-out-composition pairs {split['held_out']} found there.")
+    fit = real_train + [pair for d in train_dirs for pair in stem_sim.load_pairs(d, split["train"])]
+    results, targets, best, _ = compare(fit, test, models, calibrate)
+    title = f"simulated held-out compositions (Mo {split['held_out']}): {len(test)} pairs, fitted on {len(fit)}"
+    print_table(title, results, targets, best)
+    return {
+        "folders": [str(d) for d in test_dirs],
+        "mo_fractions": list(split["held_out"]),
+        "n_pairs": len(test),
+        "fit_pairs": {"real_train": len(real_train), "sim_train": len(fit) - len(real_train)},
+        "results": results,
+        "targets": {"best_regression": best, "models": targets},
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=stem_pairs.default_root(), help="folder of the Pt-Mo5 pairs")
@@ -283,6 +309,22 @@ def main(argv=None) -> dict:
         default=[6, 14],
         help="training pairs also scored as a validation split (baselines refitted without them); what chooses "
         "between model variants, since the test pairs choose nothing",
+    )
+    parser.add_argument(
+        "--sim-test",
+        type=Path,
+        action="append",
+        default=[],
+        help="stem_sim.write_pairs folder(s): their held-out-composition pairs are scored as split 'sim_held_out' "
+        "(issue #17), baselines fitted on the Pt-Mo5 training pairs plus any --sim-train pairs",
+    )
+    parser.add_argument(
+        "--sim-train",
+        type=Path,
+        action="append",
+        default=[],
+        help="stem_sim.write_pairs folder(s) whose training-composition pairs the baselines of the sim_held_out "
+        "split are also fitted on (what a model trained with --sim-pairs saw)",
     )
     parser.add_argument("--no-calibration", action="store_true", help="leave out the '+ mean calibration' rows")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -315,6 +357,8 @@ def main(argv=None) -> dict:
             "results": v_results,
             "targets": {"best_regression": v_best, "models": v_targets},
         }
+    if args.sim_test:
+        splits["sim_held_out"] = sim_held_out_split(args.sim_test, args.sim_train, train, models, calibrate)
     repro = 1.0 - float(np.mean(raw_legacy))
     print(f"legacy score of the raw convolution on pairs 1-19: {repro:.6f} (source: 0.420988)")
 
