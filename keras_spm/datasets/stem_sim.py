@@ -63,6 +63,8 @@ class Microscope:
     interpolation: int = 1
     #: scan the HAADF image at the Nyquist step of its band limit and Fourier-interpolate to ``scan_sampling``
     band_limited_scan: bool = True
+    #: effective source size (A, Gaussian sigma): partial spatial coherence, a blur of both images
+    source_size: float = 0.0
 
 
 def nyquist_scan_sampling(m: Microscope) -> float:
@@ -213,6 +215,11 @@ def simulate_pair(atoms, m: Microscope = Microscope(), method: str = "prism") ->
     conv, haadf = convolution_image(atoms, m), haadf_image(atoms, m, method)
     if conv.shape != haadf.shape:
         raise RuntimeError(f"convolution {conv.shape} and HAADF {haadf.shape} grids differ; report this bug.")
+    if m.source_size > 0:  # the scan grid is periodic over the cell, as the potential is
+        from scipy.ndimage import gaussian_filter
+
+        sigma = [m.source_size * n / length for n, length in zip(conv.shape, atoms.cell.lengths()[:2], strict=True)]
+        conv, haadf = (gaussian_filter(x, sigma, mode="wrap") for x in (conv, haadf))
     return normalize(conv), normalize(haadf)
 
 
@@ -250,14 +257,18 @@ def pt_mo_particle(
     size: int | None = None,
     zone_axis: str | None = None,
     vacuum: float = 3.0,
+    p_off_axis: float = 0.0,
 ):
     """An fcc Pt particle with exactly ``round(mo_fraction * n)`` random sites Mo, viewed down a zone axis.
 
     Octahedra (``cutoff`` 0: sharp, >0: truncated) are turned so that ``zone_axis`` ("100", "110", "111") is the
     beam direction z, then spun at random about z; decahedra are viewed down their five-fold axis. The atoms of
-    each column then line up, as in the Pt-Mo5 pairs of Combs et al. (2019).
+    each column then line up. ``zone_axis="random"`` (or, when it is not given, probability ``p_off_axis``) turns
+    the particle to a uniformly random orientation instead: most Pt-Mo5 pairs of Combs et al. (2019) show a
+    particle off any zone axis, with lattice fringes in one direction or none.
     """
     from ase.cluster import Decahedron, Octahedron
+    from scipy.spatial.transform import Rotation
 
     if not 0.0 <= mo_fraction <= 1.0:
         raise ValueError(f"mo_fraction must be in [0, 1], got {mo_fraction}.")
@@ -265,7 +276,16 @@ def pt_mo_particle(
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}.")
     n = size or int(rng.integers(4, 8))
-    if shape == "decahedron":
+    if zone_axis is None and p_off_axis > 0 and rng.random() < p_off_axis:
+        zone_axis = "random"
+    if zone_axis == "random":
+        if shape == "decahedron":
+            atoms = Decahedron("Pt", max(n // 2, 2), max(n // 2, 1), 0)
+        else:
+            atoms = Octahedron("Pt", max(n, 2), cutoff=0 if shape == "octahedron" else max(n // 3, 1))
+        com = atoms.get_center_of_mass()
+        atoms.positions = Rotation.random(random_state=rng).apply(atoms.positions - com) + com
+    elif shape == "decahedron":
         atoms = Decahedron("Pt", max(n // 2, 2), max(n // 2, 1), 0)
         zone_axis = "5fold"
     else:
@@ -295,6 +315,8 @@ def write_pairs(
     simulate=None,
     sizes: tuple[int, int] | None = None,
     progress: bool = False,
+    p_off_axis: float = 0.0,
+    vacuum: float = 3.0,
 ) -> list:
     """Simulate ``n`` Pt-Mo pairs into ``out/pair_{seed}_{k:04d}.npz`` (conv, haadf, metadata), cycling through
     ``mo_fractions``; files already there are kept, so a killed run continues where it stopped (each pair is
@@ -315,7 +337,9 @@ def write_pairs(
             continue
         rng = np.random.default_rng([seed, k])
         size = None if sizes is None else int(rng.integers(sizes[0], sizes[1] + 1))
-        atoms = pt_mo_particle(rng, mo_fractions[k % len(mo_fractions)], size=size)
+        atoms = pt_mo_particle(
+            rng, mo_fractions[k % len(mo_fractions)], size=size, p_off_axis=p_off_axis, vacuum=vacuum
+        )
         conv, haadf = simulate(atoms, m, method)
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(
@@ -363,6 +387,10 @@ def main(argv=None) -> int:
         metavar=("LO", "HI"),
         help="particle sizes (ASE layers) drawn from [LO, HI]; default 4-7 (the Pt-Mo5 particles: ~6-9)",
     )
+    p.add_argument("--source-size", type=float, default=0.0, help="Gaussian source size sigma, A (Pt-Mo5: ~0.27)")
+    p.add_argument("--interpolation", type=int, default=1, help="PRISM interpolation factor (1: exact)")
+    p.add_argument("--off-axis", type=float, default=0.0, help="fraction of particles in a random orientation")
+    p.add_argument("--vacuum", type=float, default=3.0, help="A of vacuum around the particle")
     args = p.parse_args(argv)
     if args.scan_sampling <= 0:
         p.error("--scan-sampling must be > 0 (A per pixel).")
@@ -370,9 +398,12 @@ def main(argv=None) -> int:
         p.error("--sizes LO HI needs 2 <= LO <= HI.")
     fractions = composition_split()[args.split]
     seed = args.seed if args.seed is not None else (0 if args.split == "train" else 1)
-    m = Microscope(scan_sampling=args.scan_sampling)
+    m = Microscope(scan_sampling=args.scan_sampling, source_size=args.source_size, interpolation=args.interpolation)
     sizes = tuple(args.sizes) if args.sizes else None
-    paths = write_pairs(args.out, args.n, fractions, seed=seed, m=m, method=args.method, sizes=sizes, progress=True)
+    paths = write_pairs(
+        args.out, args.n, fractions, seed=seed, m=m, method=args.method, sizes=sizes, progress=True,
+        p_off_axis=args.off_axis, vacuum=args.vacuum,
+    )  # fmt: skip
     print(f"{len(paths)} pairs ({args.split}: Mo fractions {fractions}) in {args.out}")
     return 0
 

@@ -17,6 +17,9 @@ def test_tiny_slab_pair_agrees_and_random_structures():
     assert conv.shape == haadf.shape == (14, 14)
     assert conv.max() == haadf.max() == 1.0 and conv.min() >= 0 and haadf.min() >= 0
     assert np.corrcoef(conv.ravel(), haadf.ravel())[0, 1] > 0.9  # same columns, both incoherent-like
+    soft_conv, soft_haadf = stem_sim.simulate_pair(atoms, stem_sim.Microscope(scan_sampling=0.4, source_size=0.5))
+    assert soft_conv.max() == soft_haadf.max() == 1.0
+    assert soft_conv.min() > conv.min() + 0.05 and soft_haadf.min() > haadf.min() + 0.05  # blurred: less contrast
     rng = np.random.default_rng(1)
     for kind in ("particle", "slab"):
         structure = stem_sim.random_structure(rng, kind)
@@ -44,6 +47,11 @@ def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
         stem_sim.composition_split((0.33,))
     with pytest.raises(ValueError, match="zone_axis"):
         stem_sim.pt_mo_particle(rng, 0.1, shape="octahedron", zone_axis="112")
+    # off any zone axis the columns break up: nearly every atom has its own projected position
+    tilted = stem_sim.pt_mo_particle(rng, 0.2, shape="octahedron", size=5, zone_axis="random")
+    assert tilted.info["zone_axis"] == "random"
+    assert len({tuple(p) for p in np.round(tilted.positions[:, :2], 1)}) > 0.8 * len(tilted)
+    assert stem_sim.pt_mo_particle(rng, 0.2, shape="decahedron", p_off_axis=1.0).info["zone_axis"] == "random"
 
     calls = []
 
