@@ -20,6 +20,11 @@ def test_tiny_slab_pair_agrees_and_random_structures():
     soft_conv, soft_haadf = stem_sim.simulate_pair(atoms, stem_sim.Microscope(scan_sampling=0.4, source_size=0.5))
     assert soft_conv.max() == soft_haadf.max() == 1.0
     assert soft_conv.min() > conv.min() + 0.05 and soft_haadf.min() > haadf.min() + 0.05  # blurred: less contrast
+    thermal = stem_sim.Microscope(scan_sampling=0.4, haadf_blur=0.5, phonon_sigma=0.07)
+    same_conv, thermal_haadf = stem_sim.simulate_pair(atoms, thermal)
+    np.testing.assert_allclose(same_conv, conv)  # the fast image stays that of the static lattice, unblurred
+    assert thermal_haadf.min() > haadf.min() + 0.05
+    assert np.corrcoef(soft_conv.ravel(), thermal_haadf.ravel())[0, 1] > 0.9  # the same columns, blurred alike
     rng = np.random.default_rng(1)
     for kind in ("particle", "slab"):
         structure = stem_sim.random_structure(rng, kind)
