@@ -144,7 +144,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "xyz": ZooEntry(
         repo_id="keras-spm/xyz",
         revision=None,
-        sha256="fad0607e3394af59cef62b0a610a6169649334460fde72906e36f74ffb5b1731",
+        sha256="bf733b17fd4675a519e80ab6b8544c6ecb1ef73cc9f4056718208c09db0c082b",
         kind="afm.xyz",
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
         "AFM stack; light set, positions in the image frame (below the thesis accuracy, see its card)",
