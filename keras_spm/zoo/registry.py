@@ -88,7 +88,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_heavy": ZooEntry(
         repo_id="keras-spm/dsh_heavy",
         revision=None,
-        sha256="8feac011aefaa039d73ddda4727fba851db0512ad4e3b5e73d5b414b49e39514",
+        sha256="2ba6111c6c3d5f78c9e16f12e68eae4770254bc26dfde38a2e91be32cafe154d",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; heavy set "
         "(adds Si, P, S, Cl, Br)",
