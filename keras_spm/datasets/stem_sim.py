@@ -29,6 +29,9 @@ setting): ``--scan-sampling 0.1 --sizes 7 9 --off-axis 0.6 --vacuum 1.5 --source
 images are blurrier again (see :attr:`Microscope.haadf_blur`), which a static-lattice PRISM image of the same
 particle is not (r 0.997 with the convolution image; frozen phonons alone give 0.988). PRISM interpolation 2 is
 within 1.2 % RMSE (mean 1.2 % low) of interpolation 1 on a 22 A, 314-atom cell, at a third of the time (~4 min).
+Not yet matched: the brightness relation. In the real pairs the multislice image's mean (both images over their
+maxima) exceeds the convolution image's by 0.078 on average; in pairs made with this recipe by 0.042, and a pix2pix
+trained on both did worse on real validation pairs than on the real ones alone (see the pix2pix_stem card).
 
 A pair costs seconds (PRISM, small particles) to minutes (multislice, 5 nm particles). The HAADF image is scanned
 on the Nyquist grid of its band limit and Fourier-interpolated (exact to 1e-5 of the mean against the full 0.1 A scan
@@ -75,7 +78,7 @@ class Microscope:
     source_size: float = 0.0
     #: a further Gaussian blur (A, sigma) of the HAADF image only. The Pt-Mo5 multislice images are blurrier than
     #: their convolution images: a linear fit of ms to conv blurred by 0.3-0.35 A is best (RMSE/mean 0.09-0.10
-    #: against 0.18-0.20 unblurred) and gives ms's mean; 0.32 makes simulated pairs behave alike
+    #: against 0.18-0.20 unblurred) and gives ms's mean; 0.32 reproduces that blur in simulated pairs
     haadf_blur: float = 0.0
     #: frozen phonons (Kirkland): rms thermal displacement per direction (A; Pt at 300 K ~0.065) and configurations
     #: averaged; 0 = static lattice, which leaves out thermal diffuse scattering, the bulk of the HAADF signal
