@@ -305,18 +305,16 @@ def pt_mo_particle(
     n = size or int(rng.integers(4, 8))
     if zone_axis is None and p_off_axis > 0 and rng.random() < p_off_axis:
         zone_axis = "random"
+    if shape == "decahedron":
+        atoms = Decahedron("Pt", max(n // 2, 2), max(n // 2, 1), 0)
+    else:
+        atoms = Octahedron("Pt", max(n, 2), cutoff=0 if shape == "octahedron" else max(n // 3, 1))
     if zone_axis == "random":
-        if shape == "decahedron":
-            atoms = Decahedron("Pt", max(n // 2, 2), max(n // 2, 1), 0)
-        else:
-            atoms = Octahedron("Pt", max(n, 2), cutoff=0 if shape == "octahedron" else max(n // 3, 1))
         com = atoms.get_center_of_mass()
         atoms.positions = Rotation.random(random_state=rng).apply(atoms.positions - com) + com
     elif shape == "decahedron":
-        atoms = Decahedron("Pt", max(n // 2, 2), max(n // 2, 1), 0)
         zone_axis = "5fold"
     else:
-        atoms = Octahedron("Pt", max(n, 2), cutoff=0 if shape == "octahedron" else max(n // 3, 1))
         zone_axis = zone_axis or str(rng.choice(list(ZONE_AXES)))
         if zone_axis not in ZONE_AXES:
             raise ValueError(f"zone_axis must be one of {list(ZONE_AXES)}, got {zone_axis!r}.")
