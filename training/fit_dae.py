@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 #: the scale-aware variants: [heights, slope scale] in, trained on synthetic topographies, exported raw
-SCALE_AWARE = ("topography", "topography_context")
+SCALE_AWARE = ("topography", "topography_context", "tip_erosion")
+#: variants whose network also outputs the estimated tip (trained against the corrupting tip's profile)
+TIP_OUTPUT = ("tip_erosion",)
 
 VARIANTS = {
     "residual": "dae_residual",
@@ -40,6 +42,7 @@ VARIANTS = {
     "skip_lite": "dae_skip_lite",
     "topography": "dae_topography",
     "topography_context": "dae_topography_context",
+    "tip_erosion": "dae_tip_erosion",
 }
 
 
@@ -87,10 +90,14 @@ def load_pairs(args) -> tuple:
 
     cache = args.pairs or args.out / "pairs.npz"
     channels = 2 if args.variant in SCALE_AWARE else 1
+    tips = args.variant in TIP_OUTPUT
     if cache.exists():
         d = np.load(cache)
         if d["x"].shape[0] == args.train_pairs and d["x"].shape[1] == args.patch and d["x"].shape[-1] == channels:
-            return d["x"], d["y"], d["vx"], d["vy"]
+            if not tips:
+                return d["x"], d["y"], d["vx"], d["vy"]
+            if "t" in d:
+                return d["x"], (d["y"], d["t"]), d["vx"], (d["vy"], d["vt"])
     t0 = time.perf_counter()
     if args.variant in SCALE_AWARE:
         x, y, vx, vy = topography_pairs(args)
@@ -106,7 +113,10 @@ def load_pairs(args) -> tuple:
     print(f"made {len(x)} training / {len(vx)} validation pairs in {time.perf_counter() - t0:.0f} s", flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.npz")
-    np.savez(tmp, x=x, y=y, vx=vx, vy=vy)
+    if tips:  # targets are (heights, tips)
+        np.savez(tmp, x=x, y=y[0], t=y[1], vx=vx, vy=vy[0], vt=vy[1])
+    else:
+        np.savez(tmp, x=x, y=y, vx=vx, vy=vy)
     tmp.replace(cache)
     return x, y, vx, vy
 
@@ -114,19 +124,21 @@ def load_pairs(args) -> tuple:
 def _synthetic_chunk(job: tuple) -> tuple:
     from keras_spm.models.dae.restore import make_topography_pairs
 
-    n, patch, seed, chunk, p_clean = job
-    return make_topography_pairs(n, patch, np.random.default_rng([seed, chunk]), p_clean=p_clean)
+    n, patch, seed, chunk, p_clean, tip_size = job
+    return make_topography_pairs(n, patch, np.random.default_rng([seed, chunk]), p_clean=p_clean, tip_size=tip_size)
 
 
 def topography_pairs(args) -> tuple:
-    """Synthetic training pairs (in ``--workers`` processes, seeded per chunk) and real-validation-file pairs."""
+    """Synthetic training pairs (in ``--workers`` processes, seeded per chunk) and real-validation-file pairs; with
+    the tips as a second target for the :data:`TIP_OUTPUT` variants."""
 
     from keras_spm.models.dae.restore import scale_aware_pairs
     from keras_spm.sim.topography import real_topographies
 
     chunks = max(1, args.workers) * 4
     sizes = [len(a) for a in np.array_split(np.arange(args.train_pairs), chunks)]
-    jobs = [(n, args.patch, args.seed, k, args.p_clean) for k, n in enumerate(sizes) if n]
+    tip_size = _tip_size(args.variant)
+    jobs = [(n, args.patch, args.seed, k, args.p_clean, tip_size) for k, n in enumerate(sizes) if n]
     if args.workers > 1:
         import multiprocessing as mp
 
@@ -136,8 +148,23 @@ def topography_pairs(args) -> tuple:
         parts = [_synthetic_chunk(j) for j in jobs]
     x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     val = real_topographies("val", args.data_dir)
-    vx, vy = scale_aware_pairs(val, args.val_pairs, args.patch, np.random.default_rng(12345), p_clean=args.p_clean)
-    return x, y, vx, vy
+    v = scale_aware_pairs(
+        val, args.val_pairs, args.patch, np.random.default_rng(12345), p_clean=args.p_clean, tip_size=tip_size
+    )
+    if tip_size:
+        return x, (y, np.concatenate([p[2] for p in parts])), v[0], (v[1], v[2])
+    return x, y, v[0], v[1]
+
+
+def _tip_size(variant: str) -> int | None:
+    """The tip grid of a :data:`TIP_OUTPUT` variant's preset (None for the others)."""
+    if variant not in TIP_OUTPUT:
+        return None
+    import inspect
+
+    from keras_spm.models.dae import tip_erosion
+
+    return inspect.signature(tip_erosion.tip_erosion_dae).parameters["tip_size"].default
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,15 +194,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming {args.out} after epoch {epoch0}", flush=True)
     else:
         keras.utils.set_random_seed(args.seed)
-        model = dae.from_preset(preset)
+        tips = args.variant in TIP_OUTPUT
+        model = dae.from_preset(preset, **({"with_tip_output": True} if tips else {}))
         if args.init is not None:
             fresh = dae.copy_weights_by_name(keras.models.load_model(args.init, compile=False), model)
             print(f"initialised from {args.init}" + (f"; new layers {fresh}" if fresh else ""), flush=True)
         model = precision.with_policy(model, args.precision, training=True)  # outputs and losses stay float32
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
+        loss, weights = dae.preset_loss(preset), None
+        if tips:  # restoration loss on the eroded heights + the tip profile's MAE
+            loss, weights = [loss, keras.losses.MeanAbsoluteError()], [1.0, dae.PRESETS[preset]["tip_weight"]]
         model.compile(
-            optimizer=keras.optimizers.Adam(schedule), loss=dae.preset_loss(preset), metrics=["mae"], jit_compile=False
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=loss,
+            loss_weights=weights,
+            metrics=["mae"] if not tips else [["mae"], []],
+            jit_compile=False,
         )
         state = {"variant": args.variant, "preset": preset, "params": model.count_params()}
         write_json(state_path, state)
@@ -213,6 +248,8 @@ def export_raw(out: Path) -> Path:
 
     # a bf16 run's checkpoint keeps its bf16 layer policies: the zoo ships float32
     core = precision.with_policy(keras.models.load_model(out / "best.keras", compile=False), "float32")
+    if len(core.outputs) > 1:  # the tip estimate was a training output; the zoo model returns the heights
+        core = keras.Model(core.inputs[0], core.outputs[0], name=core.name)
     path = out / "best_raw.keras"
     wrap_raw(core, name="dae_tip_artifacts").save(path)
     return path

@@ -8,6 +8,8 @@
   [scaled heights, slope scale], :mod:`.scaling`), :func:`topography_dae_raw` the same inside its scaling layers
   (metres in, metres out; the zoo's ``dae_tip_artifacts`` since issue #18); ``global_context=True`` (preset
   ``dae_topography_context``) adds an image-wide context branch, :func:`copy_weights_by_name` starts it from a plain one;
+* :func:`tip_erosion_dae` - learned tip estimate + Villarrubia erosion (preset ``dae_tip_erosion``; :mod:`.tip_erosion`),
+  :func:`tip_erosion_dae_raw` its zoo form, :func:`estimate_tip` the tip it sees in a scan, in the scan's units;
 * :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding);
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
@@ -26,20 +28,26 @@ from .dae import (
     topography_dae_raw,
 )
 from .dae_presets import PRESETS, compile_preset, from_preset, preset_loss
+from .tip_erosion import TipErosion, TipProfile, estimate_tip, tip_erosion_dae, tip_erosion_dae_raw
 
 __all__ = [
     "PRESETS",
     "GradientLoss",
     "RestorationLoss",
     "SSIMLoss",
+    "TipErosion",
+    "TipProfile",
     "compact_dae",
     "compile_preset",
     "copy_weights_by_name",
+    "estimate_tip",
     "from_preset",
     "preset_loss",
     "residual_dae",
     "skip_dae",
     "ssim_per_image",
+    "tip_erosion_dae",
+    "tip_erosion_dae_raw",
     "topography_dae",
     "topography_dae_raw",
 ]

@@ -66,17 +66,30 @@ PRESETS: dict[str, dict] = {
         "kwargs": {"global_context": True},
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
     },
+    "dae_tip_erosion": {
+        "description": "Learned tip estimation + Villarrubia erosion (issue #18): a convolutional encoder pools the "
+        "whole scale-aware image into one 25 x 25 px tip profile, and the output is the input eroded by it; trained "
+        "with the restoration loss plus the tip profile's MAE (tip_weight).",
+        "params": 420_401,
+        "stride": 8,
+        "channels": 2,
+        "builder": "tip_erosion_dae",
+        "kwargs": {},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+        "tip_weight": 1.0,
+    },
 }
 
 
 def from_preset(name: str, **overrides) -> keras.Model:
     """Build the (untrained) model of preset ``name``; ``overrides`` replace builder kwargs."""
-    from . import dae
+    from . import dae, tip_erosion
 
     if name not in PRESETS:
         raise ValueError(f"unknown DAE preset {name!r}; choose one of {sorted(PRESETS)}.")
     preset = PRESETS[name]
-    return getattr(dae, preset["builder"])(**{**preset["kwargs"], **overrides})
+    module = tip_erosion if hasattr(tip_erosion, preset["builder"]) else dae
+    return getattr(module, preset["builder"])(**{**preset["kwargs"], **overrides})
 
 
 def preset_loss(name: str, max_val: float = 1.0) -> keras.losses.Loss:

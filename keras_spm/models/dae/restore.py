@@ -135,7 +135,11 @@ def restore(
 
 
 def corrupt_keeping_noise(
-    surface: np.ndarray, pixel_size: float, rng: np.random.Generator, config: tipmod.CorruptionConfig | None = None
+    surface: np.ndarray,
+    pixel_size: float,
+    rng: np.random.Generator,
+    config: tipmod.CorruptionConfig | None = None,
+    info: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`keras_spm.sim.tip.corrupt` (same steps, same random draws) returning ``(image, target)`` where the
     target is the clean surface **plus the white noise** that was added.
@@ -143,7 +147,7 @@ def corrupt_keeping_noise(
     Why: real clean scans carry white noise of the same size (1-3 % of their range on the shared topographies) as
     the corruption adds (0-2 %); a network taught to remove it cannot tell the two apart and smooths every clean
     scan (the old model: 30-35 dB on clean input). Taught to remove only what the tip and the scan added (dilation,
-    scan-line offsets, scars), it can leave a clean scan alone.
+    scan-line offsets, scars), it can leave a clean scan alone. ``info`` (a dict), when given, receives the ``tip``.
     """
     config = config or tipmod.CorruptionConfig()
     s = np.asarray(surface, dtype=np.float64)
@@ -151,7 +155,10 @@ def corrupt_keeping_noise(
     if rng.random() < config.p_gaussian:
         img = tipmod.gaussian_blur(s, rng.uniform(*config.gaussian_sigma_px) * pixel_size, pixel_size)
     else:
-        img = tipmod.simulate_scan(s, tipmod.random_tip(pixel_size, rng, config, span))
+        tip = tipmod.random_tip(pixel_size, rng, config, span)
+        img = tipmod.simulate_scan(s, tip)
+        if info is not None:
+            info["tip"] = tip
     noise = tipmod.add_noise(np.zeros_like(s), rng.uniform(*config.noise) * span, rng)
     img = tipmod.add_line_offsets(img + noise, rng.uniform(*config.line_offset) * span, rng)
     if rng.random() < config.p_streaks:
@@ -166,26 +173,36 @@ def scale_aware_pairs(
     rng: np.random.Generator,
     config: tipmod.CorruptionConfig | None = None,
     p_clean: float = 0.2,
-) -> tuple[np.ndarray, np.ndarray]:
+    tip_size: int | None = None,
+) -> tuple[np.ndarray, ...]:
     """``n`` scale-aware pairs cropped from given :class:`~keras_spm.sim.topography.Topography` s (the real
     validation files): each pair corrupts one whole surface (:func:`corrupt_keeping_noise`; ``p_clean`` of them
-    left clean) and crops one patch."""
+    left clean) and crops one patch. ``tip_size`` adds a third array, the tips' targets
+    (:func:`.tip_erosion.tip_target`, ``(n, tip_size, tip_size, 1)``)."""
     from .scaling import normalize as scale_aware
+    from .tip_erosion import tip_target
 
     xs = np.empty((n, patch, patch, 2), np.float32)
     ys = np.empty((n, patch, patch, 1), np.float32)
+    ts = np.empty((n, tip_size or 1, tip_size or 1, 1), np.float32)
     for i in range(n):
         t = surfaces[i % len(surfaces)]
         clean = t.height
+        info: dict = {}
         bad, target = (
-            (clean, clean) if rng.random() < p_clean else corrupt_keeping_noise(clean, t.pixel_size, rng, config)
+            (clean, clean)
+            if rng.random() < p_clean
+            else corrupt_keeping_noise(clean, t.pixel_size, rng, config, info=info)
         )
         r = rng.integers(0, clean.shape[0] - patch + 1)
         c = rng.integers(0, clean.shape[1] - patch + 1)
-        xs[i], ys[i], _ = scale_aware(
+        xs[i], ys[i], (_, span, _) = scale_aware(
             bad[r : r + patch, c : c + patch], t.pixel_size, target[r : r + patch, c : c + patch]
         )
-    return xs, ys
+        if tip_size:
+            tip = info.get("tip")
+            ts[i, ..., 0] = tip_target(None if tip is None else tip.height, span, tip_size)
+    return (xs, ys, ts) if tip_size else (xs, ys)
 
 
 def make_topography_pairs(
@@ -195,33 +212,41 @@ def make_topography_pairs(
     config: tipmod.CorruptionConfig | None = None,
     p_clean: float = 0.2,
     margin: int = 16,
-) -> tuple[np.ndarray, np.ndarray]:
+    tip_size: int | None = None,
+) -> tuple[np.ndarray, ...]:
     """``n`` scale-aware (corrupted, clean) pairs ``(n, patch, patch, 2)`` / ``(n, patch, patch, 1)`` float32 from
     :func:`keras_spm.sim.topography.random_topography` surfaces (metres, 0.1 A to 100 nm per pixel).
 
     Each surface is made ``margin`` px larger on every side than the patch, corrupted whole with
     :func:`corrupt_keeping_noise` (so the tip sees context at the patch border; the target keeps the added white
     noise) and cropped; a share ``p_clean`` is left uncorrupted with target = input ("clean in, clean out"). Normalised by
-    :func:`.scaling.normalize` of the input, randomly flipped / transposed.
+    :func:`.scaling.normalize` of the input, randomly flipped / transposed. ``tip_size`` adds a third array, the
+    tips in the network's units (:func:`.tip_erosion.tip_target`; a clean pair's tip is the apex alone).
     """
     from keras_spm.sim.topography import random_topography
 
     from .scaling import normalize as scale_aware
+    from .tip_erosion import tip_target
 
     config = config or tipmod.CorruptionConfig()
     xs = np.empty((n, patch, patch, 2), np.float32)
     ys = np.empty((n, patch, patch, 1), np.float32)
+    ts = np.empty((n, tip_size or 1, tip_size or 1, 1), np.float32)
     size = patch + 2 * margin
     for i in range(n):
         topo = random_topography(rng, (size, size))
         clean = topo.height
+        info: dict = {}
         if rng.random() < p_clean:
             bad, target = clean, clean
         else:
-            bad, target = corrupt_keeping_noise(clean, topo.pixel_size, rng, config)
+            bad, target = corrupt_keeping_noise(clean, topo.pixel_size, rng, config, info=info)
         r, c = rng.integers(0, 2 * margin + 1, 2)
-        x, y, _ = scale_aware(bad[r : r + patch, c : c + patch], topo.pixel_size, target[r : r + patch, c : c + patch])
+        x, y, (_, span, _) = scale_aware(
+            bad[r : r + patch, c : c + patch], topo.pixel_size, target[r : r + patch, c : c + patch]
+        )
+        t = tip_target(info["tip"].height if "tip" in info else None, span, tip_size) if tip_size else np.zeros((1, 1))
         if rng.random() < 0.5:
-            x, y = x.transpose(1, 0, 2), y.transpose(1, 0, 2)
-        xs[i], ys[i] = x, y
-    return xs, ys
+            x, y, t = x.transpose(1, 0, 2), y.transpose(1, 0, 2), t.T
+        xs[i], ys[i], ts[i, ..., 0] = x, y, t
+    return (xs, ys, ts) if tip_size else (xs, ys)

@@ -1,0 +1,93 @@
+"""Tests of the learned-tip erosion network: the erosion layer is Villarrubia's reconstruction, per image."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_spm  # noqa: F401  (oneDNN settings)
+from keras_spm.models.dae import from_preset, scaling
+from keras_spm.models.dae import restore as R
+from keras_spm.models.dae.tip_erosion import TIP_DEPTH, TipErosion, TipProfile, tip_erosion_dae, tip_target
+from keras_spm.sim import tip as T
+
+
+def _surface(seed: int, n: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    s = np.zeros((n, n))
+    for _ in range(6):  # bumps of different heights
+        r, c = rng.integers(5, n - 5, 2)
+        s[r - 1 : r + 2, c - 1 : c + 2] += rng.uniform(0.3, 1.0)
+    return s
+
+
+def test_erosion_layer_is_villarrubia_reconstruction_with_one_tip_per_image():
+    tips = [T.parabolic_tip(2.0, 1.0, size=7), T.pyramid_tip(1.0, 1.0, size=7)]
+    images = [T.simulate_scan(_surface(k), tip) for k, tip in enumerate(tips)]
+    out = TipErosion()(
+        np.stack(images)[..., None].astype("float32"), np.stack([t.height for t in tips])[..., None].astype("float32")
+    )
+    for k, tip in enumerate(tips):
+        np.testing.assert_allclose(np.asarray(out)[k, ..., 0], T.reconstruct_surface(images[k], tip), atol=1e-5)
+
+
+def test_sharp_tip_leaves_the_image_alone_and_tip_profile_has_its_apex_at_zero():
+    image = _surface(3)[None, ..., None].astype("float32")
+    sharp = tip_target(None, 1.0, 9)[None, ..., None]
+    np.testing.assert_allclose(np.asarray(TipErosion()(image, sharp)), image, atol=1e-6)
+    p = np.asarray(TipProfile(5)(np.random.default_rng(0).normal(size=(3, 25)).astype("float32")))
+    assert p.shape == (3, 5, 5, 1)
+    np.testing.assert_allclose(p.max(axis=(1, 2, 3)), 0.0, atol=1e-7)
+    np.testing.assert_array_equal(p[:, 2, 2, 0], 0.0)  # the apex is pinned to the centre
+    assert p.min() >= -TIP_DEPTH - 1e-6
+
+
+def test_tip_target_crops_pads_scales_and_clips():
+    tip = T.parabolic_tip(3.0, 1.0, size=31)
+    t = tip_target(tip.height, 2.0, 9)
+    assert t.shape == (9, 9) and t[4, 4] == 0.0
+    np.testing.assert_allclose(t[4, 6], tip.height[15, 17] / 2.0, rtol=1e-6)  # crop keeps the centre, scales by span
+    small = tip_target(T.parabolic_tip(3.0, 1.0, size=3).height, 1.0, 9)
+    assert small[0, 0] == -TIP_DEPTH and small[4, 4] == 0.0  # padded with the clip depth
+    assert tip_target(T.parabolic_tip(0.1, 1.0, size=9).height, 1.0, 9).min() == -TIP_DEPTH
+    with pytest.raises(ValueError, match="odd"):
+        tip_erosion_dae(tip_size=24)
+
+
+def test_pairs_carry_the_corrupting_tip_and_clean_pairs_the_sharp_one():
+    x, y, t = R.make_topography_pairs(4, 32, np.random.default_rng(0), p_clean=1.0, margin=4, tip_size=9)
+    assert t.shape == (4, 9, 9, 1)
+    np.testing.assert_array_equal(t[:, 4, 4, 0], 0.0)
+    assert np.all(t[:, :, :, 0].sum(axis=(1, 2)) == -TIP_DEPTH * 80)  # apex alone
+    x, y, t = R.make_topography_pairs(4, 32, np.random.default_rng(1), p_clean=0.0, margin=4, tip_size=9)
+    assert np.all(t.max(axis=(1, 2, 3)) == 0.0) and np.all(t.sum(axis=(1, 2, 3)) > -TIP_DEPTH * 80)
+
+
+def test_preset_builds_trains_one_step_and_round_trips_in_raw_form(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = from_preset("dae_tip_erosion", with_tip_output=True)
+    assert model.count_params() == 420_401
+    x, y, t = R.make_topography_pairs(4, 32, np.random.default_rng(2), p_clean=0.0, margin=4, tip_size=25)
+    model.compile(keras.optimizers.Adam(1e-3), loss=["mae", "mae"])
+    before = model.evaluate(x, (y, t), verbose=0, return_dict=True)
+    model.fit(x, (y, t), epochs=5, batch_size=4, verbose=0)
+    after = model.evaluate(x, (y, t), verbose=0, return_dict=True)
+    assert after["tip_loss"] < before["tip_loss"]  # the tip loss teaches the estimator where erosion alone cannot
+    raw = scaling.wrap_raw(keras.Model(model.inputs[0], model.outputs[0]), name="dae_tip_artifacts")
+    raw.save(tmp_path / "m.keras")
+    back = keras.saving.load_model(tmp_path / "m.keras")
+    image = _surface(5, 48) * 1e-9
+    a = R.restore(raw, image, pixel_size=2e-10)
+    b = R.restore(back, image, pixel_size=2e-10)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-15)
+    assert a.shape == image.shape and np.all(a <= image + 1e-15)  # an erosion never rises above its input
+
+
+def test_estimate_tip_is_in_the_image_units_and_refuses_models_without_a_tip():
+    from keras_spm.models.dae import estimate_tip, tip_erosion_dae_raw, topography_dae_raw
+
+    image = _surface(7, 48) * 1e-9
+    tip = estimate_tip(tip_erosion_dae_raw(tip_size=9), image, 2e-10)
+    assert tip.height.shape == (9, 9) and tip.height[4, 4] == 0.0 and tip.pixel_size == 2e-10
+    assert -TIP_DEPTH * np.ptp(image) <= tip.height.min() < 0  # metres, within the clip depth
+    with pytest.raises(ValueError, match="no 'tip' layer"):
+        estimate_tip(topography_dae_raw(), image, 2e-10)
