@@ -129,7 +129,8 @@ def restore(
         return a[:: -1 if ud else 1, :: -1 if lr else 1]
 
     batch = np.stack([flip(xp, ud, lr) for ud, lr in views])
-    out = np.asarray(model.predict(batch, verbose=0, batch_size=1))[..., 0]
+    out = model.predict(batch, verbose=0, batch_size=1)
+    out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)[..., 0]  # a training checkpoint's extra outputs
     y = np.mean([flip(o, ud, lr) for o, (ud, lr) in zip(out, views, strict=True)], axis=0)[:h, :w]
     return y.astype(np.float64) * span + lo
 

@@ -13,7 +13,8 @@ differentiable :class:`TipErosion` of the input heights by that tip. Properties 
 * the output is an erosion of the input: it never rises above the input and can only remove what a tip of the
   estimated shape could have added; a sharp estimate (the apex alone) returns the input unchanged, which is what a
   clean scan should get ("clean in, clean out");
-* the tip is global: one estimate per image from image-wide pooled features, so it is the same for every edge of a
+* the tip is a monotone radial profile, round or square (pyramid) or between (:class:`TipProfile`), and global: one
+  estimate per image from image-wide pooled features, so it is the same for every edge of a
   scan and the encoder sees the whole scan at inference (any size; patches only in training);
 * it is trained on the :mod:`keras_spm.sim.topography` surfaces with two losses: the restoration loss on the eroded
   output and the mean absolute error of the tip profile against the tip that corrupted the pair (both in units of
@@ -59,22 +60,46 @@ class TipErosion(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_spm")
 class TipProfile(keras.layers.Layer):
-    """Raw network outputs (B, K*K) -> a tip profile (B, K, K, 1) in [-depth, 0] with its apex (0) at the centre.
+    """Raw network outputs (B, n + 1) -> a tip profile (B, K, K, 1) in [-depth, 0], apex (0) at the centre.
 
-    The apex is pinned to the grid centre: an off-centre apex would shift the image (as a tilted tip does), and a
-    wrongly estimated shift costs a clean scan far more than the <= 1 px apex offsets of the corruption are worth.
+    Why this form: a free K x K profile (625 numbers) regressed from pooled features came out noisy and
+    non-monotone and was learnt slowly; tips are blunt cones, spheres, paraboloids or pyramids. So the network
+    gives a radial profile ``f`` at radii 0, 1, ..., n px - monotone by construction, ``f(0) = 0`` and
+    ``f(r_i) = -sum_{j <= i} softplus(a_j)`` - and a mix ``b = sigmoid(a_n+1)`` of the round and the square
+    (pyramid) form: ``P(u) = (1 - b) f(|u|_2) + b f(|u|_inf)``, linear between knots, clipped at ``-depth``.
+    Not representable: double apices and tilted (off-centre) tips; erosion with their main apex still removes
+    most of their widening. The apex stays at the centre: a wrong shift would cost a clean scan far more than
+    the <= 1 px apex offsets of the corruption are worth.
     """
 
     def __init__(self, size: int, depth: float = TIP_DEPTH, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.size, self.depth = int(size), float(depth)
+        half = self.size // 2
+        dy, dx = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1), indexing="ij")
+        self.knots = int(np.ceil(np.hypot(half, half))) + 1  # radii 0 .. n
+        self._weights_for = {}
+        for name, r in (("round", np.hypot(dy, dx)), ("square", np.maximum(abs(dy), abs(dx)).astype(float))):
+            lo = np.floor(r).astype(int)
+            frac = r - lo
+            w = np.zeros((self.knots, self.size * self.size), "float32")  # linear interpolation as a matrix
+            w[lo.ravel(), np.arange(r.size)] += 1 - frac.ravel()
+            w[np.minimum(lo + 1, self.knots - 1).ravel(), np.arange(r.size)] += frac.ravel()
+            self._weights_for[name] = w
+
+    @property
+    def outputs_needed(self) -> int:
+        """Width of the raw input: ``knots - 1`` profile increments and the round / square mix."""
+        return self.knots
 
     def call(self, raw):
-        q = -self.depth * ops.sigmoid(ops.cast(raw, "float32"))
-        apex = np.zeros((1, self.size, self.size, 1), "float32")
-        apex[0, self.size // 2, self.size // 2, 0] = 1.0
-        return ops.reshape(q, (-1, self.size, self.size, 1)) * (1.0 - apex)
+        raw = ops.cast(raw, "float32")
+        steps = ops.softplus(raw[:, : self.knots - 1])
+        f = ops.concatenate([ops.zeros_like(steps[:, :1]), -ops.cumsum(steps, axis=1)], axis=1)  # (B, knots)
+        mix = ops.sigmoid(raw[:, self.knots - 1 :])
+        p = (1 - mix) * ops.matmul(f, self._weights_for["round"]) + mix * ops.matmul(f, self._weights_for["square"])
+        return ops.reshape(ops.maximum(p, -self.depth), (-1, self.size, self.size, 1))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.size, self.size, 1)
@@ -108,7 +133,8 @@ def tip_erosion_dae(
         [layers.GlobalAveragePooling2D(name="mean")(x), layers.GlobalMaxPooling2D(name="max")(x)]
     )
     h = layers.Dense(hidden, activation="relu", name="tip_hidden")(pooled)
-    tip = TipProfile(tip_size, name="tip")(layers.Dense(tip_size * tip_size, name="tip_raw")(h))
+    profile = TipProfile(tip_size, name="tip")
+    tip = profile(layers.Dense(profile.outputs_needed, name="tip_raw")(h))
     from .scaling import HeightChannel
 
     restored = TipErosion(name="eroded")(HeightChannel(name="heights")(inp), tip)

@@ -34,11 +34,20 @@ def test_sharp_tip_leaves_the_image_alone_and_tip_profile_has_its_apex_at_zero()
     image = _surface(3)[None, ..., None].astype("float32")
     sharp = tip_target(None, 1.0, 9)[None, ..., None]
     np.testing.assert_allclose(np.asarray(TipErosion()(image, sharp)), image, atol=1e-6)
-    p = np.asarray(TipProfile(5)(np.random.default_rng(0).normal(size=(3, 25)).astype("float32")))
-    assert p.shape == (3, 5, 5, 1)
-    np.testing.assert_allclose(p.max(axis=(1, 2, 3)), 0.0, atol=1e-7)
-    np.testing.assert_array_equal(p[:, 2, 2, 0], 0.0)  # the apex is pinned to the centre
-    assert p.min() >= -TIP_DEPTH - 1e-6
+    layer = TipProfile(7)
+    raw = np.random.default_rng(0).normal(size=(3, layer.outputs_needed)).astype("float32")
+    p = np.asarray(layer(raw))[..., 0]
+    assert p.shape == (3, 7, 7) and layer.outputs_needed == 6  # radii 0..5 px (corner at 4.24 px)
+    np.testing.assert_array_equal(p[:, 3, 3], 0.0)  # the apex, pinned to the centre, is the highest point
+    assert p.max() <= 0 and p.min() >= -TIP_DEPTH - 1e-6
+    assert np.all(np.diff(p[:, 3, 3:], axis=1) <= 1e-7)  # falls monotonically away from the apex
+    np.testing.assert_allclose(p, p[:, ::-1, :], atol=1e-6)  # symmetric
+    raw[:, -1] = -30.0  # round: equal at equal distance; square: equal on a ring of max(|dy|, |dx|)
+    round_tip = np.asarray(layer(raw))[0, ..., 0]
+    assert round_tip[3, 5] == pytest.approx(round_tip[5, 3]) and round_tip[5, 5] < round_tip[3, 5]
+    raw[:, -1] = 30.0
+    square_tip = np.asarray(layer(raw))[0, ..., 0]
+    assert square_tip[5, 5] == pytest.approx(square_tip[3, 5], abs=1e-6)
 
 
 def test_tip_target_crops_pads_scales_and_clips():
@@ -65,7 +74,7 @@ def test_pairs_carry_the_corrupting_tip_and_clean_pairs_the_sharp_one():
 def test_preset_builds_trains_one_step_and_round_trips_in_raw_form(tmp_path):
     keras.utils.set_random_seed(0)
     model = from_preset("dae_tip_erosion", with_tip_output=True)
-    assert model.count_params() == 420_401
+    assert model.count_params() == 264_402
     x, y, t = R.make_topography_pairs(4, 32, np.random.default_rng(2), p_clean=0.0, margin=4, tip_size=25)
     model.compile(keras.optimizers.Adam(1e-3), loss=["mae", "mae"])
     before = model.evaluate(x, (y, t), verbose=0, return_dict=True)
