@@ -70,7 +70,7 @@ PRESETS: dict[str, dict] = {
         "description": "Learned tip estimation + Villarrubia erosion (issue #18): a convolutional encoder pools the "
         "whole scale-aware image into one 25 x 25 px tip profile, and the output is the input eroded by it; trained "
         "with the restoration loss plus the tip profile's MAE (tip_weight).",
-        "params": 264_402,
+        "params": 270_546,
         "stride": 8,
         "channels": 2,
         "builder": "tip_erosion_dae",

@@ -7,7 +7,8 @@ and the blind tip estimate (Villarrubia's bound, 7 px) loses 0.8 dB. Erosion is 
 -30 % / +40 % still gains +4 / +5 dB. What the classic method lacks is a good tip estimate from one noisy image.
 
 So :func:`tip_erosion_dae` is a small convolutional encoder that looks at the whole (scale-aware, :mod:`.scaling`)
-image and regresses the tip's height profile on a ``tip_size`` x ``tip_size`` pixel grid, followed by a fixed,
+image, together with the image's own bound on the tip (:class:`PeakBound`: no feature is sharper than the tip), and
+regresses the tip's height profile on a ``tip_size`` x ``tip_size`` pixel grid, followed by a fixed,
 differentiable :class:`TipErosion` of the input heights by that tip. Properties that follow from the construction:
 
 * the output is an erosion of the input: it never rises above the input and can only remove what a tip of the
@@ -108,6 +109,52 @@ class TipProfile(keras.layers.Layer):
         return {**super().get_config(), "size": self.size, "depth": self.depth}
 
 
+@keras.saving.register_keras_serializable(package="keras_spm")
+class PeakBound(keras.layers.Layer):
+    """The image's own bound on the tip, per radius: the largest drop ``I(x) - I(x + u)`` around its local maxima.
+
+    Where the tip's apex touched the surface at ``x``, the image obeys ``I(x + u) >= I(x) + P(u)``: no feature in
+    the image is sharper than the tip (Villarrubia 1997; the start of his blind estimation). So the largest drop
+    ``r`` px away from any local maximum is a lower bound on ``-P(r)``: attained by the image's sharpest feature when
+    the tip was blunter than it. Inputs (B, H, W, 1) scaled heights; output (B, 2 n): for radii 1..n, the drop's
+    maximum over the maxima, as the max and the mean over 8 directions. Maxima within ``n`` px of the border
+    are skipped (their neighbourhood is cut); images need more than ``2 n + 2`` px a side.
+    """
+
+    def __init__(self, radii: int, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.radii = int(radii)
+
+    def call(self, heights):
+        z = ops.cast(heights, "float32")
+        n = self.radii
+        peak = ops.logical_and(
+            ops.equal(z, ops.max_pool(z, 3, strides=1, padding="same")),
+            ops.greater(z, -ops.max_pool(-z, 3, strides=1, padding="same")),
+        )
+        inner = z[:, n:-n, n:-n, :]
+        mask = peak[:, n:-n, n:-n, :]
+        h, w = ops.shape(z)[1], ops.shape(z)[2]
+        feats = []
+        for r in range(1, n + 1):
+            ring = []
+            for angle in np.arange(8) * np.pi / 4:
+                dy, dx = int(round(r * np.sin(angle))), int(round(r * np.cos(angle)))
+                shifted = z[:, n + dy : h - n + dy, n + dx : w - n + dx, :]
+                drop = ops.where(mask, inner - shifted, ops.zeros_like(inner))
+                ring.append(ops.max(drop, axis=(1, 2, 3)))
+            ring = ops.stack(ring, axis=1)
+            feats += [ops.max(ring, axis=1), ops.mean(ring, axis=1)]
+        return ops.stack(feats, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * self.radii)
+
+    def get_config(self):
+        return {**super().get_config(), "radii": self.radii}
+
+
 def tip_erosion_dae(
     tip_size: int = 25,
     filters: tuple[int, ...] = (16, 32, 64, 96),
@@ -118,7 +165,7 @@ def tip_erosion_dae(
     """Tip estimator + erosion on scale-aware input (B, H, W, 2) = [(z - lo) / span, slope scale] (:mod:`.scaling`).
 
     ``with_tip_output`` adds the estimated tip (B, K, K, 1) as a second output (training: the tip loss); the zoo
-    ships the single-output form inside :func:`keras_spm.models.dae.scaling.wrap_raw`. Any H, W >= 16.
+    ships the single-output form inside :func:`keras_spm.models.dae.scaling.wrap_raw`. Any H, W >= 32 (the peak bound skips 12 px borders).
     """
     if tip_size < 3 or tip_size % 2 == 0:
         raise ValueError(f"tip_size must be an odd number >= 3 pixels, got {tip_size}.")
@@ -132,12 +179,16 @@ def tip_erosion_dae(
     pooled = layers.Concatenate(name="image_wide")(
         [layers.GlobalAveragePooling2D(name="mean")(x), layers.GlobalMaxPooling2D(name="max")(x)]
     )
-    h = layers.Dense(hidden, activation="relu", name="tip_hidden")(pooled)
-    profile = TipProfile(tip_size, name="tip")
-    tip = profile(layers.Dense(profile.outputs_needed, name="tip_raw")(h))
     from .scaling import HeightChannel
 
-    restored = TipErosion(name="eroded")(HeightChannel(name="heights")(inp), tip)
+    heights = HeightChannel(name="heights")(inp)
+    bound = PeakBound(tip_size // 2, name="peak_bound")(heights)
+    h = layers.Dense(hidden, activation="relu", name="tip_hidden")(
+        layers.Concatenate(name="tip_evidence")([pooled, bound])
+    )
+    profile = TipProfile(tip_size, name="tip")
+    tip = profile(layers.Dense(profile.outputs_needed, name="tip_raw")(h))
+    restored = TipErosion(name="eroded")(heights, tip)
     return keras.Model(inp, [restored, tip] if with_tip_output else restored, name=name)
 
 

@@ -74,7 +74,7 @@ def test_pairs_carry_the_corrupting_tip_and_clean_pairs_the_sharp_one():
 def test_preset_builds_trains_one_step_and_round_trips_in_raw_form(tmp_path):
     keras.utils.set_random_seed(0)
     model = from_preset("dae_tip_erosion", with_tip_output=True)
-    assert model.count_params() == 264_402
+    assert model.count_params() == 270_546
     x, y, t = R.make_topography_pairs(4, 32, np.random.default_rng(2), p_clean=0.0, margin=4, tip_size=25)
     model.compile(keras.optimizers.Adam(1e-3), loss=["mae", "mae"])
     before = model.evaluate(x, (y, t), verbose=0, return_dict=True)
@@ -100,3 +100,17 @@ def test_estimate_tip_is_in_the_image_units_and_refuses_models_without_a_tip():
     assert -TIP_DEPTH * np.ptp(image) <= tip.height.min() < 0  # metres, within the clip depth
     with pytest.raises(ValueError, match="no 'tip' layer"):
         estimate_tip(topography_dae_raw(), image, 2e-10)
+
+
+def test_peak_bound_is_the_drop_around_the_sharpest_peak_capped_by_its_height():
+    from keras_spm.models.dae.tip_erosion import PeakBound
+
+    s = np.zeros((40, 40))
+    s[20, 20] = 1.0  # a one-pixel spike: the image is the tip itself, down to the spike's height
+    image = T.simulate_scan(s, T.parabolic_tip(4.0, 1.0, size=25))[None, ..., None].astype("float32")
+    f = np.asarray(PeakBound(5)(image))[0]
+    angles = np.arange(8) * np.pi / 4  # 8 directions, offsets rounded to pixels; parabola drop d^2 / 2R, capped at 1
+    d2 = [[round(r * np.sin(a)) ** 2 + round(r * np.cos(a)) ** 2 for a in angles] for r in range(1, 6)]
+    np.testing.assert_allclose(f[0::2], np.minimum(np.max(d2, axis=1) / 8.0, 1.0), atol=1e-6)
+    np.testing.assert_allclose(f[1::2], np.mean(np.minimum(np.array(d2) / 8.0, 1.0), axis=1), atol=1e-6)
+    assert np.asarray(PeakBound(5)(np.zeros_like(image))).max() == 0.0  # no maxima, no bound
