@@ -83,7 +83,12 @@ BF16_OK: dict[str, Bf16Check] = {
     "cyclegan_afm_sim2exp": Bf16Check(True, "6 expert-split images: cycle SSIM -0.00 %, output r >= 0.99999; 1.6x"),
     "cyclegan_afm_exp2sim": Bf16Check(True, "6 expert-split images: cycle SSIM +0.18 %, output r >= 0.99999; 2.1x"),
     "pix2pix_stem": Bf16Check(True, "4 train pairs: fmRMSE -0.02 %, output r 0.999999; 1.3x at batch 1 (0.6-1.7)"),
-    "dae_tip_artifacts": Bf16Check(True, "6 val surfaces, one random tip each: PSNR -0.005 %, SSIM +0.001 %; 2.3x"),
+    "dae_tip_artifacts": Bf16Check(
+        False,
+        "tip-erosion model (2026-12-03): accurate in bf16 (6 val surfaces, one random tip each: SSIM -0.04 %, output "
+        "r 1.00000; the erosion runs in float32 anyway) but not faster (x0.73, measured with a campaign running), so "
+        "float32",
+    ),
     "effunet_nanoparticles": Bf16Check(
         False,
         "accurate in bf16 (6 val-seed images: mAP +0.32 %, mean diameter +0.09 %) but not faster: inference 1.01x "

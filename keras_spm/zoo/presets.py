@@ -233,16 +233,21 @@ PRESETS: dict[str, ZooPreset] = {
         figure="before_after",
     ),
     "dae_tip_artifacts": ZooPreset(
-        description="Removes blunt/double-tip artifacts, scan-line offsets and scars from a topography (keeps its "
-        "white noise); scale-aware: heights and pixel size in one unit, metres in, metres out.",
+        description="Removes blunt-tip widening from a topography by Villarrubia erosion with a tip it estimates from "
+        "the scan itself (leaves clean scans, noise and scan lines alone); scale-aware: heights and pixel size in one "
+        "unit, metres in, metres out.",
         family="dae",
-        builder="topography_dae_raw",
+        builder="tip_erosion_dae_raw",
         input=InputSpec(
             "topography", (None, None, 2), multiple=16, value_range="channels: heights, pixel size (one unit, e.g. m)"
         ),
         preprocessing="slope_scale",
         postprocessing="restore",
-        recipe=TrainingRecipe("dae", loss="MAE + SSIM + image gradient", command="see the model card"),
+        recipe=TrainingRecipe(
+            "dae",
+            loss="MAE + SSIM + image gradient of the eroded scan + MAE of the tip profile",
+            command="see the model card",
+        ),
         figure="before_after",
         level="plane",
     ),

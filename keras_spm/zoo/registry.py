@@ -128,10 +128,11 @@ REGISTRY: dict[str, ZooEntry] = {
     "dae_tip_artifacts": ZooEntry(
         repo_id="keras-spm/dae_tip_artifacts",
         revision=None,
-        sha256="a765e686f8e29ec0dfc735490281fb52028cb5e87c47acaad8f646fa09203452",
-        kind="dae.topography_dae_raw",
-        description="Tip-artifact removal (blunt/double tip, scan lines, scars) for topographies, scale-aware: heights "
-        "and pixel size in one unit (metres in, metres out); use keras_spm.models.dae.restore.restore(..., pixel_size=)",
+        sha256="924cb509b8c3ced285093a079e2e4f700ea8d2b0b60292bd2940cd89e1ac53c2",
+        kind="dae.tip_erosion_dae_raw",
+        description="Tip-artifact removal for topographies: Villarrubia erosion by a tip estimated from the scan "
+        "(keras_spm.models.dae.estimate_tip gives it), scale-aware: heights and pixel size in one unit (metres in, "
+        "metres out); use keras_spm.models.dae.restore.restore(..., pixel_size=)",
     ),
     "effunet_nanoparticles": ZooEntry(
         repo_id="keras-spm/effunet_nanoparticles",
