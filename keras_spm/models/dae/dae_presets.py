@@ -74,6 +74,7 @@ PRESETS: dict[str, dict] = {
         "stride": 8,
         "channels": 2,
         "builder": "tip_erosion_dae",
+        "min_size": 32,  # the peak bound looks 12 px around each maximum, away from the border
         "kwargs": {},
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
         "tip_weight": 1.0,

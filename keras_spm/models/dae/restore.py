@@ -106,6 +106,11 @@ def restore(
     from . import scaling
 
     channels = model.inputs[0].shape[-1]
+    need = _min_size(model)
+    if min(np.shape(image)[:2]) < need:
+        raise ValueError(
+            f"image is {np.shape(image)[0]} x {np.shape(image)[1]} px; this model needs >= {need} px a side."
+        )
     if channels == 2:
         a = np.asarray(image, dtype=np.float64)
         scaling.normalization(a, pixel_size)  # checks shape, finiteness and the pixel size
@@ -133,6 +138,19 @@ def restore(
     out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)[..., 0]  # a training checkpoint's extra outputs
     y = np.mean([flip(o, ud, lr) for o, (ud, lr) in zip(out, views, strict=True)], axis=0)[:h, :w]
     return y.astype(np.float64) * span + lo
+
+
+def _min_size(model) -> int:
+    """Smallest image side ``model`` takes: a tip-erosion model's peak bound needs ``2 radii + 3`` px, others 1."""
+    from .tip_erosion import PeakBound
+
+    layers = list(model.layers)
+    while layers:
+        layer = layers.pop()
+        if isinstance(layer, PeakBound):
+            return 2 * layer.radii + 3
+        layers += list(getattr(layer, "layers", []))
+    return 1
 
 
 def corrupt_keeping_noise(

@@ -114,3 +114,10 @@ def test_peak_bound_is_the_drop_around_the_sharpest_peak_capped_by_its_height():
     np.testing.assert_allclose(f[0::2], np.minimum(np.max(d2, axis=1) / 8.0, 1.0), atol=1e-6)
     np.testing.assert_allclose(f[1::2], np.mean(np.minimum(np.array(d2) / 8.0, 1.0), axis=1), atol=1e-6)
     assert np.asarray(PeakBound(5)(np.zeros_like(image))).max() == 0.0  # no maxima, no bound
+
+
+def test_restore_refuses_images_smaller_than_the_peak_bound_needs():
+    from keras_spm.models.dae import tip_erosion_dae_raw
+
+    with pytest.raises(ValueError, match="needs >= 27 px a side"):
+        R.restore(tip_erosion_dae_raw(), np.zeros((20, 40)), pixel_size=1e-10)
