@@ -157,14 +157,10 @@ def topography_pairs(args) -> tuple:
 
 
 def _tip_size(variant: str) -> int | None:
-    """The tip grid of a :data:`TIP_OUTPUT` variant's preset (None for the others)."""
-    if variant not in TIP_OUTPUT:
-        return None
-    import inspect
+    """The tip grid of a :data:`TIP_OUTPUT` variant (None for the others)."""
+    from keras_spm.models.dae.tip_erosion import TIP_SIZE
 
-    from keras_spm.models.dae import tip_erosion
-
-    return inspect.signature(tip_erosion.tip_erosion_dae).parameters["tip_size"].default
+    return TIP_SIZE if variant in TIP_OUTPUT else None
 
 
 def main(argv: list[str] | None = None) -> int:
