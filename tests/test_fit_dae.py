@@ -82,12 +82,14 @@ def test_export_raw_of_a_bf16_checkpoint_is_float32(tmp_path):
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"shared real data not found at {DATA} (CI clones it beside the repo)")
-def test_context_variant_fine_tunes_from_the_zoo_model_on_topography_pairs(tmp_path):
+def test_context_variant_fine_tunes_from_a_raw_unet_on_topography_pairs(tmp_path):
     import keras
 
+    from keras_spm.models.dae import topography_dae_raw
     from keras_spm.models.dae.scaling import is_raw_model
 
-    zoo = ROOT / "zoo" / "dae_tip_artifacts" / "dae_tip_artifacts.keras"
+    zoo = tmp_path / "unet_raw.keras"  # the U-Net in its zoo form (the zoo's dae_tip_artifacts until 2026-12-03)
+    topography_dae_raw().save(zoo)
     out = tmp_path / "ctx"
     argv = ["--variant", "topography_context", "--patch", "32", "--train-pairs", "8", "--val-pairs", "4",
             "--batch-size", "4", "--steps-per-epoch", "1", "--epochs", "1", "--init", str(zoo), "--out", str(out)]  # fmt: skip
