@@ -316,10 +316,9 @@ def copy_weights_by_name(source: keras.Model, target: keras.Model) -> list[str]:
     left as initialised (e.g. a new ``global_context`` branch). A zoo model (scaling around the network) gives its
     inner network. Raises naming the layer if ``source`` has one that ``target`` lacks or has in another shape.
     """
-    from .scaling import is_raw_model
+    from .scaling import core_network
 
-    if is_raw_model(source):
-        source = next(layer for layer in source.layers if isinstance(layer, keras.Model))
+    source = core_network(source)
     own = {layer.name: layer for layer in target.layers}
     for layer in source.layers:
         if not layer.weights:

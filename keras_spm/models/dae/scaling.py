@@ -120,3 +120,10 @@ def wrap_raw(core: keras.Model, name: str = "dae_topography") -> keras.Model:
 def is_raw_model(model: keras.Model) -> bool:
     """True when ``model`` scales its own input (contains :class:`SlopeScale`)."""
     return any(isinstance(layer, SlopeScale) for layer in model.layers)
+
+
+def core_network(model: keras.Model) -> keras.Model:
+    """The network inside a zoo-form model (:func:`wrap_raw`), or ``model`` itself when it does not scale its input."""
+    if not is_raw_model(model):
+        return model
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))

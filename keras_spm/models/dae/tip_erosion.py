@@ -233,11 +233,9 @@ def estimate_tip(model: keras.Model, image: np.ndarray, pixel_size: float):
     """
     from keras_spm.sim.tip import TipShape
 
-    from .scaling import is_raw_model, normalize
+    from .scaling import core_network, normalize
 
-    core = model
-    if is_raw_model(model):
-        core = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    core = core_network(model)
     names = {layer.name for layer in core.layers}
     if "tip" not in names:
         raise ValueError(f"model {model.name!r} has no 'tip' layer: only tip-erosion models (dae_tip_erosion) do.")
