@@ -116,6 +116,44 @@ def test_peak_bound_is_the_drop_around_the_sharpest_peak_capped_by_its_height():
     assert np.asarray(PeakBound(5)(np.zeros_like(image))).max() == 0.0  # no maxima, no bound
 
 
+def _quantile_bound_reference(z: np.ndarray, n: int, q: float, sigma: float) -> np.ndarray:
+    """Per radius, the drop (largest of 8 directions) exceeded by a fraction ``q`` of the local maxima (scipy)."""
+    from scipy import ndimage
+
+    if sigma:
+        z = ndimage.gaussian_filter(z, sigma, mode="constant", truncate=np.ceil(3 * sigma) / sigma)
+    peak = (z == ndimage.maximum_filter(z, 3, mode="nearest")) & (z > ndimage.minimum_filter(z, 3, mode="nearest"))
+    peak[:n], peak[-n:], peak[:, :n], peak[:, -n:] = False, False, False, False
+    ys, xs = np.nonzero(peak)
+    out = []
+    for r in range(1, n + 1):
+        offsets = [(round(r * np.sin(a)), round(r * np.cos(a))) for a in np.arange(8) * np.pi / 4]
+        drops = np.sort(np.max([z[ys, xs] - z[ys + dy, xs + dx] for dy, dx in offsets], axis=0))[::-1]
+        out.append(drops[int(np.floor(q * (len(drops) - 1)))])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.0])
+def test_peak_bound_quantiles_match_a_scipy_reference_and_are_zero_without_maxima(sigma):
+    from scipy import ndimage
+
+    from keras_spm.models.dae.tip_erosion import PeakBound
+
+    rng = np.random.default_rng(0)
+    z = ndimage.gaussian_filter(rng.normal(size=(2, 60, 70)), (0, 2, 2)) + 0.05 * rng.normal(size=(2, 60, 70))
+    qs = (0.0, 0.1, 0.5)
+    got = np.asarray(PeakBound(5, quantiles=qs, sigma=sigma)(z[..., None].astype("float32")))
+    assert got.shape == (2, 15)
+    for b in range(2):
+        want = np.concatenate([_quantile_bound_reference(z[b], 5, q, sigma) for q in qs])
+        np.testing.assert_allclose(got[b], want, atol=1e-5)
+    assert np.all(got[:, :5] >= got[:, 5:10])  # a larger quantile is a smaller drop
+    flat = np.zeros((1, 30, 30, 1), "float32")
+    assert np.asarray(PeakBound(5, quantiles=(0.1,), sigma=sigma)(flat)).max() == 0.0
+    with pytest.raises(ValueError, match="quantiles must be in"):
+        PeakBound(5, quantiles=(1.5,))
+
+
 def test_restore_refuses_images_smaller_than_the_peak_bound_needs():
     from keras_spm.models.dae import tip_erosion_dae_raw
 
