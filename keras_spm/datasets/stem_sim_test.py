@@ -81,6 +81,13 @@ def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
         stem_sim.main(["--out", str(tmp_path / "x"), "--sizes", "9", "3"])
 
 
+def test_cli_passes_the_detector_angles_to_the_microscope(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(stem_sim, "write_pairs", lambda out, n, fractions, m, **kw: seen.setdefault("m", m) and [])
+    stem_sim.main(["--out", str(tmp_path), "--n", "1", "--inner", "35", "--outer", "140"])
+    assert (seen["m"].inner, seen["m"].outer) == (35.0, 140.0)
+
+
 def test_fourier_resample_is_exact_for_band_limited_periodic_images():
     x = np.arange(12) / 12
     coarse = 1 + np.cos(2 * np.pi * 3 * x)[:, None] * np.sin(2 * np.pi * 2 * x)[None, :]
