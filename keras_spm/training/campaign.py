@@ -497,6 +497,18 @@ def train_for(
     return batches
 
 
+def validation_size(state: dict, asked: int | None) -> int:
+    """Validation molecules of a run: a resumed run keeps the set its best score and log rows were measured on
+    (resumed runs once fell back to the default and logged 150-molecule scores after 100-molecule ones)."""
+    kept = state.get("val_molecules") if state else None
+    if kept is not None and asked is not None and asked != kept:
+        raise SystemExit(
+            f"this run is validated on {kept} molecules; --val-molecules {asked} would make its scores incomparable. "
+            "Drop the option, or start a new run (--run) for another validation set."
+        )
+    return int(kept or asked or 150)
+
+
 def run_campaign(args: argparse.Namespace) -> int:
     cm = campaign_model(args.model, args.set_name, args.shipped_set)
     run = args.run or ROOT / "runs" / f"campaign_{cm.name}"
@@ -511,10 +523,11 @@ def run_campaign(args: argparse.Namespace) -> int:
             _ensure_full_set(name)
 
     # OpenCL (producers, validation simulation) runs in child processes; TensorFlow only here.
+    n_val = validation_size(state, args.val_molecules)
     producers = start_producers(run, cm, args.producers, args.capacity, args.seed, args.producer_threads)
     stopping = threading.Event()
     try:
-        val = validation_set(run, cm, args.val_molecules)
+        val = validation_set(run, cm, n_val)
         import keras
 
         from .. import precision as precisions
@@ -544,7 +557,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "base": previous_totals(log_dir),
                 "start_sha": weights_sha(args.init or zoo_file),
                 "zoo_val": start,
-                "val_molecules": args.val_molecules,
+                "val_molecules": n_val,
                 "precision": precisions.policy_of(model),
                 "best_score": start.get("score", float("inf")),
             }
@@ -748,7 +761,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--capacity", type=int, default=4000, help="samples kept in the replay buffer")
     p.add_argument("--replay-ratio", type=float, default=8.0, help="draws per simulated sample, at most")
     p.add_argument("--eval-minutes", type=float, default=15.0)
-    p.add_argument("--val-molecules", type=int, default=150)
+    p.add_argument(
+        "--val-molecules",
+        type=int,
+        default=None,
+        help="validation molecules of a new run (default 150); a resumed run keeps its own",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of a new campaign")
     p.add_argument("--lr-now", type=float, default=None, help="set the learning rate of a resumed campaign")

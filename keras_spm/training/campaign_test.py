@@ -217,3 +217,12 @@ def test_weight_average_follows_the_weights_and_is_applied_only_inside_its_block
         other.load(tmp_path / "average.npz")
     with pytest.raises(ValueError, match="momentum"):
         campaign.WeightAverage(model, momentum=1.0)
+
+
+def test_a_resumed_run_keeps_its_validation_set_size():
+    assert campaign.validation_size({}, None) == 150
+    assert campaign.validation_size({}, 60) == 60
+    assert campaign.validation_size({"val_molecules": 100}, None) == 100
+    assert campaign.validation_size({"val_molecules": 100}, 100) == 100
+    with pytest.raises(SystemExit, match="validated on 100 molecules"):
+        campaign.validation_size({"val_molecules": 100}, 150)
