@@ -234,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def export_raw(out: Path) -> Path:
-    """``out/best_raw.keras``: the best checkpoint, in float32, inside SlopeScale / SlopeUnscale (raw [heights, pixel
+def export_raw(out: Path, checkpoint: str = "best") -> Path:
+    """``out/<checkpoint>_raw.keras`` (``best`` or ``last``): that checkpoint, in float32, inside SlopeScale / SlopeUnscale (raw [heights, pixel
     size] in, heights out; :func:`keras_spm.models.dae.scaling.wrap_raw`), the form the zoo ships; no optimizer
     state."""
     import keras
@@ -244,10 +244,10 @@ def export_raw(out: Path) -> Path:
     from keras_spm.models.dae.scaling import wrap_raw
 
     # a bf16 run's checkpoint keeps its bf16 layer policies: the zoo ships float32
-    core = precision.with_policy(keras.models.load_model(out / "best.keras", compile=False), "float32")
+    core = precision.with_policy(keras.models.load_model(out / f"{checkpoint}.keras", compile=False), "float32")
     if len(core.outputs) > 1:  # the tip estimate was a training output; the zoo model returns the heights
         core = keras.Model(core.inputs[0], core.outputs[0], name=core.name)
-    path = out / "best_raw.keras"
+    path = out / f"{checkpoint}_raw.keras"
     wrap_raw(core, name="dae_tip_artifacts").save(path)
     return path
 
