@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 #: the scale-aware variants: [heights, slope scale] in, trained on synthetic topographies, exported raw
-SCALE_AWARE = ("topography", "topography_context", "tip_erosion", "tip_erosion_robust")
+SCALE_AWARE = ("topography", "topography_context", "tip_erosion", "tip_erosion_robust", "tip_erosion_combined")
 #: variants whose network also outputs the estimated tip (trained against the corrupting tip's profile)
-TIP_OUTPUT = ("tip_erosion", "tip_erosion_robust")
+TIP_OUTPUT = ("tip_erosion", "tip_erosion_robust", "tip_erosion_combined")
 
 VARIANTS = {
     "residual": "dae_residual",
@@ -44,6 +44,7 @@ VARIANTS = {
     "topography_context": "dae_topography_context",
     "tip_erosion": "dae_tip_erosion",
     "tip_erosion_robust": "dae_tip_erosion_robust",
+    "tip_erosion_combined": "dae_tip_erosion_combined",
 }
 
 

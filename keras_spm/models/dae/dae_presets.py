@@ -92,6 +92,19 @@ PRESETS: dict[str, dict] = {
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
         "tip_weight": 1.0,
     },
+    "dae_tip_erosion_combined": {
+        "description": "dae_tip_erosion with both kinds of tip evidence: the largest drop (which made the first model "
+        "act on steep AFM structures) and the noise-robust quantiles of dae_tip_erosion_robust (which made it act on "
+        "a noisy STM lattice); each alone acted on different validation scans.",
+        "params": 285_906,
+        "stride": 8,
+        "channels": 2,
+        "builder": "tip_erosion_dae",
+        "min_size": 32,
+        "kwargs": {"bounds": ((0.0, ()), (0.0, (0.01, 0.05)), (1.0, (0.01, 0.05, 0.2)))},
+        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+        "tip_weight": 1.0,
+    },
 }
 
 
