@@ -88,7 +88,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_heavy": ZooEntry(
         repo_id="keras-spm/dsh_heavy",
         revision=None,
-        sha256="b78638ebcff53b57f9131aa85a2d1a31f7959084bd047f0298a215e10397cc93",
+        sha256="64840e164053eaa70362aa93514777beb80be3a3b1e842c44d239bd62c56fd61",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres and Height Map from a 128x128x10 CO-tip AFM stack; heavy set "
         "(adds Si, P, S, Cl, Br)",
