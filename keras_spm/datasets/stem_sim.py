@@ -40,7 +40,11 @@ particles of 314 and 201 atoms in random orientations, the recipe above) gives, 
 1.31 / 1.46x at 35 mrad: 30-35 mrad matches the real pairs; below ~40 mrad the detector takes in the edges of the
 Bragg discs (Pt 311 at 21 mrad plus the 20 mrad aperture), which is why the relation depends on the orientation.
 Plausible for the file names' 160 mm camera length, a long one for HAADF (a detector's angles scale as 1 / camera
-length); Combs et al.'s detector is not known here. Two particles only: check more before trusting the pairs.
+length); Combs et al.'s detector is not known here. But on the first 5 particles of the recipe's training split
+(same seeds, so the same particles as at 65 mrad; 147-489 atoms) 35 mrad gives 0.045 / 0.072 / 0.033 / 0.088 / 0.036
+(mean 0.055) against 0.043 / 0.049 / 0.019 / 0.035 / 0.048 (0.039) at 65 mrad: closer to the real 0.078, not there,
+and more spread than the real pairs (0.053-0.101). Something else differs too (the particles' thickness or shape
+distribution, or the number of phonon configurations: one here).
 
 A pair costs seconds (PRISM, small particles) to minutes (multislice, 5 nm particles). The HAADF image is scanned
 on the Nyquist grid of its band limit and Fourier-interpolated (exact to 1e-5 of the mean against the full 0.1 A scan
