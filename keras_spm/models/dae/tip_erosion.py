@@ -153,7 +153,7 @@ class PeakBound(keras.layers.Layer):
 
     def call(self, heights):
         z = ops.cast(heights, "float32")
-        if self._kernel is not None:  # the zero padding is inside the skipped border (radii >= 3 sigma)
+        if self._kernel is not None:  # zero padding: drops reaching within 3 sigma of the border see it (edge bias)
             z = ops.conv(z, self._kernel, padding="same")
         n = self.radii
         peak = ops.logical_and(
