@@ -30,11 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-#: the scale-aware variants: [heights, slope scale] in, trained on synthetic topographies, exported raw
-SCALE_AWARE = ("topography", "topography_context", "tip_erosion", "tip_erosion_robust", "tip_erosion_combined")
-#: variants whose network also outputs the estimated tip (trained against the corrupting tip's profile)
-TIP_OUTPUT = ("tip_erosion", "tip_erosion_robust", "tip_erosion_combined")
-
 VARIANTS = {
     "residual": "dae_residual",
     "compact": "dae_compact",
@@ -46,6 +41,10 @@ VARIANTS = {
     "tip_erosion_robust": "dae_tip_erosion_robust",
     "tip_erosion_combined": "dae_tip_erosion_combined",
 }
+#: variants whose network also outputs the estimated tip (trained against the corrupting tip's profile)
+TIP_OUTPUT = tuple(v for v in VARIANTS if v.startswith("tip_erosion"))
+#: the scale-aware variants: [heights, slope scale] in, trained on synthetic topographies, exported raw
+SCALE_AWARE = ("topography", "topography_context", *TIP_OUTPUT)
 
 
 def parse_args(argv) -> argparse.Namespace:

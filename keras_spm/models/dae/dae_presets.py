@@ -9,6 +9,24 @@ from __future__ import annotations
 
 import keras
 
+#: the learned-tip erosion preset; its variants below differ only in the tip evidence (``bounds``)
+_TIP_EROSION = {
+    "description": "Learned tip estimation + Villarrubia erosion (issue #18): a convolutional encoder pools the "
+    "whole scale-aware image into one 25 x 25 px tip profile, and the output is the input eroded by it; trained "
+    "with the restoration loss plus the tip profile's MAE (tip_weight).",
+    "params": 270_546,
+    "stride": 8,
+    "channels": 2,
+    "builder": "tip_erosion_dae",
+    "min_size": 32,  # the peak bound looks 12 px around each maximum, away from the border
+    "kwargs": {},
+    "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
+    "tip_weight": 1.0,
+}
+#: PeakBound evidence (sigma, quantiles) of the noise-robust variants: raw and 1 px-smoothed heights
+_ROBUST_BOUNDS = ((0.0, (0.01, 0.05)), (1.0, (0.01, 0.05, 0.2)))
+
+
 PRESETS: dict[str, dict] = {
     "dae_residual": {
         "description": "Model 1 of the MIC Hackathon 2024 tip-artifact work: U-Net-shaped encoder/decoder WITHOUT "
@@ -66,44 +84,22 @@ PRESETS: dict[str, dict] = {
         "kwargs": {"global_context": True},
         "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
     },
-    "dae_tip_erosion": {
-        "description": "Learned tip estimation + Villarrubia erosion (issue #18): a convolutional encoder pools the "
-        "whole scale-aware image into one 25 x 25 px tip profile, and the output is the input eroded by it; trained "
-        "with the restoration loss plus the tip profile's MAE (tip_weight).",
-        "params": 270_546,
-        "stride": 8,
-        "channels": 2,
-        "builder": "tip_erosion_dae",
-        "min_size": 32,  # the peak bound looks 12 px around each maximum, away from the border
-        "kwargs": {},
-        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
-        "tip_weight": 1.0,
-    },
+    "dae_tip_erosion": _TIP_EROSION,
     "dae_tip_erosion_robust": {
+        **_TIP_EROSION,
         "description": "dae_tip_erosion with noise-robust tip evidence: instead of the largest drop around any maximum "
         "(a noise spike's, on noisy scans), quantiles of the maxima's drops (top 1 % and 5 % of the raw heights; top "
         "1 %, 5 % and 20 % after a 1 px Gaussian), which do not grow with the image size either.",
         "params": 279_762,
-        "stride": 8,
-        "channels": 2,
-        "builder": "tip_erosion_dae",
-        "min_size": 32,
-        "kwargs": {"bounds": ((0.0, (0.01, 0.05)), (1.0, (0.01, 0.05, 0.2)))},
-        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
-        "tip_weight": 1.0,
+        "kwargs": {"bounds": _ROBUST_BOUNDS},
     },
     "dae_tip_erosion_combined": {
+        **_TIP_EROSION,
         "description": "dae_tip_erosion with both kinds of tip evidence: the largest drop (which made the first model "
         "act on steep AFM structures) and the noise-robust quantiles of dae_tip_erosion_robust (which made it act on "
         "a noisy STM lattice); each alone acted on different validation scans.",
         "params": 285_906,
-        "stride": 8,
-        "channels": 2,
-        "builder": "tip_erosion_dae",
-        "min_size": 32,
-        "kwargs": {"bounds": ((0.0, ()), (0.0, (0.01, 0.05)), (1.0, (0.01, 0.05, 0.2)))},
-        "loss": {"mae_weight": 1.0, "ssim_weight": 1.0, "gradient_weight": 1.0},
-        "tip_weight": 1.0,
+        "kwargs": {"bounds": ((0.0, ()), *_ROBUST_BOUNDS)},
     },
 }
 
