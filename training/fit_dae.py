@@ -69,6 +69,12 @@ def parse_args(argv) -> argparse.Namespace:
         "trains 1.9x faster in bf16 there (benchmarks/precision_checks.py --train-speed)",
     )
     p.add_argument("--p-clean", type=float, default=0.2, help="topography: share of uncorrupted pairs")
+    p.add_argument(
+        "--plain-clean",
+        action="store_true",
+        help="topography: uncorrupted pairs without the corruption's noise / scan-line offsets / scars (the pairs of "
+        "models trained before session 17; default: clean pairs are as noisy as corrupted ones)",
+    )
     p.add_argument("--workers", type=int, default=1, help="topography: processes making the training pairs")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument(
@@ -125,8 +131,9 @@ def load_pairs(args) -> tuple:
 def _synthetic_chunk(job: tuple) -> tuple:
     from keras_spm.models.dae.restore import make_topography_pairs
 
-    n, patch, seed, chunk, p_clean, tip_size = job
-    return make_topography_pairs(n, patch, np.random.default_rng([seed, chunk]), p_clean=p_clean, tip_size=tip_size)
+    n, patch, seed, chunk, p_clean, tip_size, noisy_clean = job
+    rng = np.random.default_rng([seed, chunk])
+    return make_topography_pairs(n, patch, rng, p_clean=p_clean, tip_size=tip_size, noisy_clean=noisy_clean)
 
 
 def topography_pairs(args) -> tuple:
@@ -139,7 +146,8 @@ def topography_pairs(args) -> tuple:
     chunks = max(1, args.workers) * 4
     sizes = [len(a) for a in np.array_split(np.arange(args.train_pairs), chunks)]
     tip_size = _tip_size(args.variant)
-    jobs = [(n, args.patch, args.seed, k, args.p_clean, tip_size) for k, n in enumerate(sizes) if n]
+    noisy = not args.plain_clean
+    jobs = [(n, args.patch, args.seed, k, args.p_clean, tip_size, noisy) for k, n in enumerate(sizes) if n]
     if args.workers > 1:
         import multiprocessing as mp
 

@@ -159,9 +159,13 @@ def corrupt_keeping_noise(
     rng: np.random.Generator,
     config: tipmod.CorruptionConfig | None = None,
     info: dict | None = None,
+    with_tip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`keras_spm.sim.tip.corrupt` (same steps, same random draws) returning ``(image, target)`` where the
     target is the clean surface **plus the white noise** that was added.
+
+    ``with_tip=False`` skips the tip (or blur) and adds only the noise, scan-line offsets and scars: a *clean* scan
+    as the instrument records it, so that noise says nothing about whether a tip artifact is there.
 
     Why: real clean scans carry white noise of the same size (1-3 % of their range on the shared topographies) as
     the corruption adds (0-2 %); a network taught to remove it cannot tell the two apart and smooths every clean
@@ -171,7 +175,9 @@ def corrupt_keeping_noise(
     config = config or tipmod.CorruptionConfig()
     s = np.asarray(surface, dtype=np.float64)
     span = float(np.ptp(s)) or 1.0
-    if rng.random() < config.p_gaussian:
+    if not with_tip:
+        img = s
+    elif rng.random() < config.p_gaussian:
         img = tipmod.gaussian_blur(s, rng.uniform(*config.gaussian_sigma_px) * pixel_size, pixel_size)
     else:
         tip = tipmod.random_tip(pixel_size, rng, config, span)
@@ -232,13 +238,18 @@ def make_topography_pairs(
     p_clean: float = 0.2,
     margin: int = 16,
     tip_size: int | None = None,
+    noisy_clean: bool = True,
 ) -> tuple[np.ndarray, ...]:
     """``n`` scale-aware (corrupted, clean) pairs ``(n, patch, patch, 2)`` / ``(n, patch, patch, 1)`` float32 from
     :func:`keras_spm.sim.topography.random_topography` surfaces (metres, 0.1 A to 100 nm per pixel).
 
     Each surface is made ``margin`` px larger on every side than the patch, corrupted whole with
     :func:`corrupt_keeping_noise` (so the tip sees context at the patch border; the target keeps the added white
-    noise) and cropped; a share ``p_clean`` is left uncorrupted with target = input ("clean in, clean out"). Normalised by
+    noise) and cropped; a share ``p_clean`` is left without a tip artifact ("clean in, clean out"). With
+    ``noisy_clean`` (the default since session 17) those clean pairs get the same noise, scan-line offsets and scars
+    as the corrupted ones (``corrupt_keeping_noise(with_tip=False)``): before, only corrupted inputs carried the
+    added 0-2 % noise, so a network could read "noisy, hence tip-widened" and eroded noisy real clean scans (the
+    STM lattice of the validation files); ``noisy_clean=False`` gives the old pairs (input = target). Normalised by
     :func:`.scaling.normalize` of the input, randomly flipped / transposed. ``tip_size`` adds a third array, the
     tips in the network's units (:func:`.tip_erosion.tip_target`; a clean pair's tip is the apex alone).
     """
@@ -256,10 +267,12 @@ def make_topography_pairs(
         topo = random_topography(rng, (size, size))
         clean = topo.height
         info: dict = {}
-        if rng.random() < p_clean:
-            bad, target = clean, clean
-        else:
+        if rng.random() >= p_clean:
             bad, target = corrupt_keeping_noise(clean, topo.pixel_size, rng, config, info=info)
+        elif noisy_clean:
+            bad, target = corrupt_keeping_noise(clean, topo.pixel_size, rng, config, with_tip=False)
+        else:
+            bad, target = clean, clean
         r, c = rng.integers(0, 2 * margin + 1, 2)
         x, y, (_, span, _) = scale_aware(
             bad[r : r + patch, c : c + patch], topo.pixel_size, target[r : r + patch, c : c + patch]

@@ -7,6 +7,7 @@ import pytest
 from keras_spm.models import dae
 from keras_spm.models.dae import restore as R
 from keras_spm.models.dae import scaling as S
+from keras_spm.sim import tip as T
 from keras_spm.sim.topography import random_topography
 
 
@@ -61,7 +62,6 @@ def test_restore_keeps_float64_precision_under_a_large_offset():
 
 
 def test_corrupt_keeping_noise_is_corrupt_plus_a_noisy_target():
-    from keras_spm.sim import tip as T
 
     t = _topo(seed=3)
     bad_ref, _ = T.corrupt(t.height, t.pixel_size, np.random.default_rng(9))
@@ -71,9 +71,24 @@ def test_corrupt_keeping_noise_is_corrupt_plus_a_noisy_target():
     assert 0 <= noise.std() <= 0.021 * np.ptp(t.height)
 
 
+def test_clean_scans_get_the_same_noise_without_the_tip():
+    t = _topo(seed=3)
+    quiet = T.CorruptionConfig(line_offset=(0.0, 0.0), p_streaks=0.0, noise=(0.01, 0.02))
+    bad, target = R.corrupt_keeping_noise(t.height, t.pixel_size, np.random.default_rng(9), quiet, with_tip=False)
+    np.testing.assert_array_equal(bad, target)  # nothing but the kept noise: no dilation
+    assert 0.005 * np.ptp(t.height) < (bad - t.height).std() <= 0.021 * np.ptp(t.height)
+    lines = T.CorruptionConfig(line_offset=(0.02, 0.02), p_streaks=0.0, noise=(0.0, 0.0))
+    bad, target = R.corrupt_keeping_noise(t.height, t.pixel_size, np.random.default_rng(9), lines, with_tip=False)
+    np.testing.assert_allclose(target, t.height)
+    offsets = bad - target  # one offset per scan line, removed in the target
+    assert np.ptp(offsets, axis=1).max() < 1e-9 * np.ptp(t.height) and offsets[:, 0].std() > 0.005 * np.ptp(t.height)
+
+
 def test_topography_pairs_shapes_and_clean_share():
-    x, y = R.make_topography_pairs(6, 32, np.random.default_rng(0), p_clean=1.0, margin=4)
+    x, y = R.make_topography_pairs(6, 32, np.random.default_rng(0), p_clean=1.0, margin=4, noisy_clean=False)
     assert x.shape == (6, 32, 32, 2) and y.shape == (6, 32, 32, 1)
-    np.testing.assert_allclose(x[..., :1], y, atol=1e-6)  # all clean: target = input
+    np.testing.assert_allclose(x[..., :1], y, atol=1e-6)  # all plain clean: target = input
+    x, y = R.make_topography_pairs(6, 32, np.random.default_rng(0), p_clean=1.0, margin=4)
+    assert not np.allclose(x[..., :1], y)  # noisy clean: the scan-line offsets / scars are on the input only
     x, y = R.make_topography_pairs(6, 32, np.random.default_rng(0), p_clean=0.0, margin=4)
     assert np.all(np.isfinite(x)) and not np.allclose(x[..., :1], y)
