@@ -78,7 +78,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--adv-weight", type=float, default=1.0, help="pix2pix adversarial weight")
     p.add_argument("--gan-mode", choices=("vanilla", "lsgan"), default="vanilla", help="pix2pix adversarial loss")
     p.add_argument("--lambda-cycle", type=float, default=10.0)
-    p.add_argument("--lambda-identity", type=float, default=0.5)
+    p.add_argument(
+        "--lambda-identity",
+        type=float,
+        nargs="+",
+        default=[0.5],
+        help="CycleGAN identity weight (x lambda-cycle); two values weigh G_ab(real) ~ real and G_ba(sim) ~ sim apart "
+        "(e.g. '0 1': exp2sim must leave simulations alone, sim2exp is free)",
+    )
     p.add_argument(
         "--lambda-texture",
         type=float,

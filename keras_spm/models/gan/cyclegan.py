@@ -284,7 +284,9 @@ class CycleGAN(keras.Model):
 
     Fit on a dataset of unpaired ``(a, b)`` batches in [-1, 1] (e.g. ``keras_spm.datasets.afm_style``).
     Generator loss: LSGAN ``(D(G(x)) - 1)^2`` both ways + ``lambda_cycle`` * L1 cycle + ``lambda_identity``
-    * ``lambda_cycle`` * L1 identity (``G_ab(b) ~ b``) + ``lambda_texture`` * :func:`texture_excess` both ways
+    * ``lambda_cycle`` * L1 identity (``G_ab(b) ~ b`` and ``G_ba(a) ~ a``; a pair ``(w_ab, w_ba)`` weighs the two
+    apart: an exp2sim generator that must leave simulations alone can get a strong ``w_ba`` while ``w_ab = 0``
+    leaves the sim2exp generator free to add the real style) + ``lambda_texture`` * :func:`texture_excess` both ways
     (0 by default: a penalty on translations that add high-frequency energy - checkerboards, outlines, mottling - to
     their input; issue #17's fidelity targets). Discriminator loss: ``0.5 [(D(real) - 1)^2 + D(pool(fake))^2]``.
     Calling the model translates A -> B.
@@ -297,7 +299,7 @@ class CycleGAN(keras.Model):
         d_a: keras.Model,
         d_b: keras.Model,
         lambda_cycle: float = 10.0,
-        lambda_identity: float = 0.5,
+        lambda_identity: float | tuple[float, float] = 0.5,
         pool_size: int = 50,
         image_shape: tuple | None = None,
         lambda_texture: float = 0.0,
@@ -306,11 +308,15 @@ class CycleGAN(keras.Model):
         super().__init__(**kwargs)
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.lambda_cycle = float(lambda_cycle)
-        self.lambda_identity = float(lambda_identity)
+        pair = (lambda_identity,) if isinstance(lambda_identity, (int, float)) else tuple(lambda_identity)
+        pair = tuple(float(w) for w in pair)
+        if len(pair) not in (1, 2) or min(pair) < 0:
+            raise ValueError(f"lambda_identity must be one or two weights >= 0 (ab, ba), got {lambda_identity!r}.")
+        self.identity_ab, self.identity_ba = pair * (3 - len(pair))
         self.lambda_texture = float(lambda_texture)
         shape_a = tuple(image_shape or g_ab.input_shape[1:])
         shape_b = tuple(image_shape or g_ba.input_shape[1:])
-        if self.lambda_identity > 0 and shape_a[-1] != shape_b[-1]:
+        if max(pair) > 0 and shape_a[-1] != shape_b[-1]:
             raise ValueError(
                 f"CycleGAN: the identity loss needs the same channel count in both domains, got {shape_a[-1]} and "
                 f"{shape_b[-1]}; set lambda_identity=0."
@@ -370,11 +376,12 @@ class CycleGAN(keras.Model):
             fake_a = self.g_ba(real_b, training=True)
             adv = _mse(self.d_b(fake_b, training=True), 1.0) + _mse(self.d_a(fake_a, training=True), 1.0)
             cycle = _l1(self.g_ba(fake_b, training=True), real_a) + _l1(self.g_ab(fake_a, training=True), real_b)
-            if self.lambda_identity > 0:
-                identity = _l1(self.g_ab(real_b, training=True), real_b) + _l1(self.g_ba(real_a, training=True), real_a)
-            else:
-                identity = tf.constant(0.0)
-            g_loss = adv + self.lambda_cycle * cycle + self.lambda_identity * self.lambda_cycle * identity
+            identity = tf.constant(0.0)  # the weighted sum of the two identity L1 terms
+            if self.identity_ab > 0:
+                identity += self.identity_ab * _l1(self.g_ab(real_b, training=True), real_b)
+            if self.identity_ba > 0:
+                identity += self.identity_ba * _l1(self.g_ba(real_a, training=True), real_a)
+            g_loss = adv + self.lambda_cycle * cycle + self.lambda_cycle * identity
             texture = texture_excess(fake_b, real_a) + texture_excess(fake_a, real_b)
             if self.lambda_texture > 0:
                 g_loss = g_loss + self.lambda_texture * texture

@@ -156,6 +156,19 @@ def test_cyclegan_training_reduces_cycle_and_identity_losses():
     assert gan(a).shape == a.shape
 
 
+def test_identity_weights_per_direction():
+    keras.utils.set_random_seed(0)
+    kw = dict(n_blocks=1, filters=8, d_filters=8, n_layers=2, pool_size=2)
+    gan = CycleGAN.build_default((32, 32, 1), lambda_identity=(0.0, 2.0), **kw)
+    gan.compile()
+    a, b = _images(2, 32, 0), -(_images(2, 32, 1) ** 2)
+    expected = 2.0 * float(np.mean(np.abs(np.asarray(gan.g_ba(a, training=True)) - a)))  # only G_ba(sim) ~ sim
+    logs = gan.train_on_batch(a, b, return_dict=True)
+    np.testing.assert_allclose(logs["identity_loss"], expected, rtol=1e-4)
+    with pytest.raises(ValueError, match="lambda_identity"):
+        CycleGAN.build_default((32, 32, 1), lambda_identity=(0.1, 0.2, 0.3), **kw)
+
+
 def test_texture_excess_counts_only_added_high_frequencies():
     from keras_spm.models.gan.cyclegan import high_frequency_energy, texture_excess
 
