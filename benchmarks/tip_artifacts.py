@@ -20,7 +20,7 @@ Rows: ``corrupted``; ``erosion, true tip`` - Villarrubia's reconstruction (grey 
 metres out); and ``NAME on clean``: the model run on the *uncorrupted* file vs that file ("clean in, clean out").
 Metrics (keras_spm.metrics): PSNR (dB), SSIM, VIF against the clean map, ``data_range`` = its peak-to-peak height.
 Targets (test, best model): >= +3 dB and >= +0.1 SSIM over the corrupted input and the blind-tip erosion, PSNR >= the
-oracle's, and on clean input >= 45 dB and SSIM >= 0.98. Writes ``benchmarks/results/tip_artifacts.json`` and the
+oracle's, and on clean input >= 45 dB and SSIM >= 0.98 (on the mean, and also reported for the worst file). Writes ``benchmarks/results/tip_artifacts.json`` and the
 figure ``tip_artifacts.png`` (clean / corrupted / blind / oracle / model / model - clean, one test case per file).
 """
 
@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -112,7 +113,7 @@ def evaluate(data: list[dict], models: dict, blind: bool = True) -> tuple[dict, 
         outputs[method].append(restored)
 
     clean_done: dict[tuple, np.ndarray] = {}
-    for c in data:
+    for c in tqdm(data, desc="cases", unit="case"):
         score("corrupted", c, c["bad"])
         score("erosion, true tip", c, T.reconstruct_surface(c["bad"], c["tip"]) if "tip" in c else c["bad"])
         if blind:
@@ -162,8 +163,12 @@ def print_grouped(title: str, grouped: dict, methods: list[str]) -> None:
         print(f"{g[:32]:32s}" + "".join(f"{c:>{width}s}" for c in cells))
 
 
-def targets(table: dict, models: list[str]) -> dict:
-    """The issue's targets for each model on one split's table."""
+def targets(table: dict, models: list[str], by_file: dict | None = None) -> dict:
+    """The issue's targets for each model on one split's table.
+
+    "clean in, clean out" is also checked file by file when ``by_file`` is given: a mean of PSNRs in dB is dominated by
+    the files a model leaves exactly alone (100-160 dB) and can hide one whose heights it changed.
+    """
     out = {}
     for name in models:
         t, clean = table[name], table[f"{name} on clean"]
@@ -179,6 +184,14 @@ def targets(table: dict, models: list[str]) -> dict:
             "ssim": clean["ssim"],
             "met": bool(clean["psnr"] >= 45 and clean["ssim"] >= 0.98),
         }
+        if by_file is not None:
+            files = by_file[f"{name} on clean"].values()
+            worst_psnr, worst_ssim = min(f["psnr"] for f in files), min(f["ssim"] for f in files)
+            checks["clean in, clean out, every file"] = {
+                "min_psnr": worst_psnr,
+                "min_ssim": worst_ssim,
+                "met": bool(worst_psnr >= 45 and worst_ssim >= 0.98),
+            }
         out[name] = checks
     return out
 
@@ -229,7 +242,7 @@ def main(argv=None) -> int:
             "table": table,
             "per_file": by_file,
             "per_kind": by_kind,
-            "targets": targets(table, names),
+            "targets": targets(table, names, by_file),
             "per_case": rows,
         }
         for name, checks in result["topographies"][split]["targets"].items():

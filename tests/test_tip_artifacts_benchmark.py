@@ -1,0 +1,27 @@
+"""benchmarks/tip_artifacts.py: the targets, including "clean in, clean out" file by file."""
+
+import tip_artifacts
+
+
+def _row(psnr, ssim=0.99):
+    return {"psnr": psnr, "ssim": ssim, "vif": 0.9, "n": 2}
+
+
+def test_clean_target_is_checked_per_file_too():
+    table = {
+        "corrupted": _row(25.0, 0.60),
+        "erosion, true tip": _row(31.0, 0.70),
+        "m": _row(28.5, 0.71),
+        "m on clean": _row(
+            101.0, 0.999
+        ),  # a mean of dB values: one untouched file (160 dB) lifts a changed one (42 dB)
+    }
+    by_file = {"m on clean": {"a.sxm": _row(160.0, 1.0), "b.gwy": _row(42.0, 0.998)}}
+    checks = tip_artifacts.targets(table, ["m"], by_file)["m"]
+    assert checks["clean in, clean out"]["met"]
+    assert (
+        not checks["clean in, clean out, every file"]["met"]
+        and checks["clean in, clean out, every file"]["min_psnr"] == 42
+    )
+    assert checks["vs corrupted"]["met"] and not checks["vs erosion, true tip (PSNR)"]["met"]
+    assert "clean in, clean out, every file" not in tip_artifacts.targets(table, ["m"])["m"]
