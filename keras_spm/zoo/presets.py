@@ -238,6 +238,7 @@ PRESETS: dict[str, ZooPreset] = {
         "unit, metres in, metres out.",
         family="dae",
         builder="tip_erosion_dae_raw",
+        builder_kwargs={"preset": "dae_tip_erosion_combined"},  # max-drop + noise-robust tip evidence (session 17)
         input=InputSpec(
             "topography", (None, None, 2), multiple=16, value_range="channels: heights, pixel size (one unit, e.g. m)"
         ),

@@ -259,13 +259,16 @@ def tip_target(tip_height: np.ndarray | None, span: float, size: int, depth: flo
     return np.clip(out - out[size // 2, size // 2], -depth, 0.0)
 
 
-def tip_erosion_dae_raw(tip_size: int = TIP_SIZE, name: str = "dae_tip_artifacts") -> keras.Model:
-    """:func:`tip_erosion_dae` inside its scaling (:func:`.scaling.wrap_raw`): ``(B, H, W, 2)`` [heights, pixel size]
-    in one unit (metres) in, heights in that unit out; the zoo form. Use it through
+def tip_erosion_dae_raw(
+    tip_size: int = TIP_SIZE, name: str = "dae_tip_artifacts", preset: str = "dae_tip_erosion"
+) -> keras.Model:
+    """DAE ``preset`` (a :func:`tip_erosion_dae` variant) inside its scaling (:func:`.scaling.wrap_raw`): ``(B, H, W,
+    2)`` [heights, pixel size] in one unit (metres) in, heights in that unit out; the zoo form. Use it through
     :func:`keras_spm.models.dae.restore.restore` (``pixel_size=``)."""
+    from .dae_presets import from_preset
     from .scaling import wrap_raw
 
-    return wrap_raw(tip_erosion_dae(tip_size=tip_size), name=name)
+    return wrap_raw(from_preset(preset, tip_size=tip_size), name=name)
 
 
 def estimate_tip(model: keras.Model, image: np.ndarray, pixel_size: float):
