@@ -160,7 +160,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_6slice": ZooEntry(
         repo_id="keras-spm/dsh_6slice",
         revision=None,
-        sha256="a0ca26610f3ca9f39461641bd72f4b2bf9cf4bb9238738133d35cb63f0eebf89",
+        sha256="e46a15917b9f7c9f5d21acab5651f566d4bdb25c99a3b1d6d5a2c0f168a959ad",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set",
     ),
