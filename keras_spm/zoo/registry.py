@@ -112,7 +112,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_sim2exp": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_sim2exp",
         revision=None,
-        sha256="69f2f2001a4d58148a04beb9a80cca7b1dbd72578e570c80caa76aad5f8334a7",
+        sha256="ad5778325b490588d09759c95aca26519e01c077e68a4b4abb239c13c2254266",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters, input skip): simulated nc-AFM image -> real (experimental) style "
         "(1 channel, [-1, 1], sides multiple of 4)",
@@ -120,7 +120,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_exp2sim": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_exp2sim",
         revision=None,
-        sha256="7e1d540df4e954380bab99e2c937a4042972db1ec2f63ee7071607acae14e75b",
+        sha256="4fa3dd0b286f30f5c0a19d6681b70400660a1f564bb4f44568cdcca5cf73aae0",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters, input skip): real (experimental) nc-AFM image -> simulated (ppafm) "
         "style (1 channel, [-1, 1], sides multiple of 4)",
