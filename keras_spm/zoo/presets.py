@@ -234,8 +234,8 @@ PRESETS: dict[str, ZooPreset] = {
     ),
     "dae_tip_artifacts": ZooPreset(
         description="Removes blunt-tip widening from a topography by Villarrubia erosion with a tip it estimates from "
-        "the scan itself (leaves clean scans, noise and scan lines alone); scale-aware: heights and pixel size in one "
-        "unit, metres in, metres out.",
+        "the scan itself (leaves noise, scan lines and most clean scans alone; it can erode clean scans of steep, "
+        "packed AFM structures); scale-aware: heights and pixel size in one unit, metres in, metres out.",
         family="dae",
         builder="tip_erosion_dae_raw",
         builder_kwargs={"preset": "dae_tip_erosion_combined"},  # max-drop + noise-robust tip evidence (session 17)
