@@ -25,3 +25,19 @@ def test_clean_target_is_checked_per_file_too():
     )
     assert checks["vs corrupted"]["met"] and not checks["vs erosion, true tip (PSNR)"]["met"]
     assert "clean in, clean out, every file" not in tip_artifacts.targets(table, ["m"])["m"]
+
+
+def test_steep_clean_scans_are_worn_tip_scans_and_an_identity_model_leaves_them_alone():
+    import keras
+    import numpy as np
+
+    cases = tip_artifacts.steep_clean_cases(1, seed=5)
+    assert [c["kind"] for c in cases] == ["grains", "grating", "flat+fibres", "flat+particles"]
+    again = tip_artifacts.steep_clean_cases(1, seed=5)
+    assert all(np.array_equal(a["clean"], b["clean"]) for a, b in zip(cases, again))
+    inp = keras.Input((None, None, 2))
+    identity = keras.Model(inp, keras.layers.Lambda(lambda x: x[..., :1])(inp))
+    eroded = keras.Model(inp, keras.layers.Lambda(lambda x: x[..., :1] - 0.05 * keras.ops.abs(x[..., :1]))(inp))
+    out = tip_artifacts.steep_clean({"identity": identity, "eroded": eroded}, 1, seed=5)
+    assert out["identity"]["share_left_alone"] == 1.0 and out["identity"]["min_ssim"] > 0.999
+    assert out["eroded"]["share_left_alone"] < 1.0 and out["eroded"]["mean_psnr"] < out["identity"]["mean_psnr"]

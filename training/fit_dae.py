@@ -75,6 +75,14 @@ def parse_args(argv) -> argparse.Namespace:
         help="topography: uncorrupted pairs without the corruption's noise / scan-line offsets / scars (the pairs of "
         "models trained before session 17; default: clean pairs are as noisy as corrupted ones)",
     )
+    p.add_argument(
+        "--tip-quantile",
+        type=float,
+        default=0.5,
+        help="tip variants: quantile of the tip profile's pinball loss (0.5 = MAE; lower = prefer a too-sharp tip, "
+        "i.e. leave undecidable clean scans alone; keras_spm.models.dae.TipQuantileLoss)",
+    )
+    p.add_argument("--keep-epochs", action="store_true", help="also save every epoch as epochNN.keras (for choosing)")
     p.add_argument("--workers", type=int, default=1, help="topography: processes making the training pairs")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument(
@@ -208,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=0.05)
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
         loss, weights = dae.preset_loss(preset), None
-        if tips:  # restoration loss on the eroded heights + the tip profile's MAE
-            loss, weights = [loss, keras.losses.MeanAbsoluteError()], [1.0, dae.PRESETS[preset]["tip_weight"]]
+        if tips:  # restoration loss on the eroded heights + the tip profile's pinball loss (MAE at quantile 0.5)
+            tip_loss = dae.TipQuantileLoss(args.tip_quantile)
+            loss, weights = [loss, tip_loss], [1.0, dae.PRESETS[preset]["tip_weight"]]
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
             loss=loss,
@@ -217,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             metrics=["mae"] if not tips else [["mae"], []],
             jit_compile=False,
         )
-        state = {"variant": args.variant, "preset": preset, "params": model.count_params()}
+        state = {
+            "variant": args.variant,
+            "preset": preset,
+            "params": model.count_params(),
+            "tip_quantile": args.tip_quantile,
+        }
         write_json(state_path, state)
     ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
@@ -233,13 +247,29 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs,
         initial_epoch=epoch0,
         steps_per_epoch=steps,
-        callbacks=[time_limit(args.time_limit), epoch_checkpoint(args.out, state)],
+        callbacks=[time_limit(args.time_limit), epoch_checkpoint(args.out, state)] + _keep(args),
         verbose=2 if not sys.stdout.isatty() else 1,
     )
     print(f"done: {args.out} (best {state.get('monitor')} {state.get('best', float('nan')):.4f})")
     if args.variant in SCALE_AWARE:
         print(f"wrote {export_raw(args.out)}: best.keras inside its scaling, for training/export_to_zoo.py")
     return 0
+
+
+def _keep(args) -> list:
+    """With ``--keep-epochs``: a callback saving ``epochNN.keras`` after every epoch (the choice is made later, on the
+    validation files, from every epoch)."""
+    if not args.keep_epochs:
+        return []
+    import keras
+
+    from keras_spm.training.callbacks import save_model_atomically
+
+    class KeepEpochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            save_model_atomically(self.model, args.out / f"epoch{epoch + 1:02d}.keras")
+
+    return [KeepEpochs()]
 
 
 def export_raw(out: Path, checkpoint: str = "best") -> Path:

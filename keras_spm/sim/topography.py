@@ -305,11 +305,13 @@ def random_topography(
     pixel_size: float | None = None,
     substrate: str | None = None,
     features: tuple[str, ...] | None = None,
+    worn_tip: bool | None = None,
 ) -> Topography:
     """One random clean topography in metres (see the module docstring); ``None`` arguments are drawn at random.
 
     ``substrate`` in :data:`SUBSTRATES`, ``features`` a tuple from :data:`FEATURES` (drawn: none, one or two).
-    A step or rough substrate may get a lattice on top (atomic resolution on terraces).
+    A step or rough substrate may get a lattice on top (atomic resolution on terraces). ``worn_tip`` says whether
+    the clean scan was taken by a worn tip (default: with probability :data:`P_WORN_TIP`).
     """
     if substrate is not None and substrate not in SUBSTRATES:
         raise ValueError(f"unknown substrate {substrate!r}; choose one of {SUBSTRATES}.")
@@ -336,7 +338,7 @@ def random_topography(
         params[f] = fp
     if rng.random() < 0.3:  # a faint self-affine background roughness
         z = z + self_affine(shape, rng, rng.uniform(0.4, 0.9), (np.ptp(z) or px) * rng.uniform(0.005, 0.03))
-    z = _as_imaged(z, rng, px, params)
+    z = _as_imaged(z, rng, px, params, worn_tip)
     z = z - np.median(z)
     return Topography(z, px, "+".join((substrate, *features)), params)
 
@@ -347,7 +349,9 @@ SHARP_TIP_PX = (0.3, 2.0)  # apex radius in pixels, spherical cap on a 10-30 deg
 WORN_TIP_PX = (1.5, 5.0)  # apex radius in pixels, any tip shape, 15-35 degree walls
 
 
-def _as_imaged(z: np.ndarray, rng: np.random.Generator, px: float, params: dict) -> np.ndarray:
+def _as_imaged(
+    z: np.ndarray, rng: np.random.Generator, px: float, params: dict, worn: bool | None = None
+) -> np.ndarray:
     """Real "clean" scans were taken with a finite tip, sometimes a little blurred, with some noise.
 
     Most tips are sharp (a 0.3-2 px sphere on a 10-30 degree cone), but :data:`P_WORN_TIP` of the surfaces are imaged
@@ -357,7 +361,8 @@ def _as_imaged(z: np.ndarray, rng: np.random.Generator, px: float, params: dict)
     """
     from .tip import TIP_KINDS, make_tip, simulate_scan
 
-    worn = rng.random() < P_WORN_TIP
+    drawn = rng.random() < P_WORN_TIP  # drawn either way: a given ``worn`` leaves the other draws as they were
+    worn = drawn if worn is None else bool(worn)
     if worn:
         kind = str(TIP_KINDS[rng.integers(len(TIP_KINDS))])
         radius = _loguniform(rng, *WORN_TIP_PX) * px

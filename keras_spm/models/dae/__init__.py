@@ -9,7 +9,7 @@
   (metres in, metres out; the zoo's ``dae_tip_artifacts`` since issue #18); ``global_context=True`` (preset
   ``dae_topography_context``) adds an image-wide context branch, :func:`copy_weights_by_name` starts it from a plain one;
 * :func:`tip_erosion_dae` - learned tip estimate + Villarrubia erosion (preset ``dae_tip_erosion``; :mod:`.tip_erosion`),
-  :func:`tip_erosion_dae_raw` its zoo form, :func:`estimate_tip` the tip it sees in a scan, in the scan's units;
+  :func:`tip_erosion_dae_raw` its zoo form, :func:`estimate_tip` the tip it sees in a scan, in the scan's units, :class:`TipQuantileLoss` a tip loss that prefers too sharp to too blunt;
 * :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding);
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
@@ -28,7 +28,14 @@ from .dae import (
     topography_dae_raw,
 )
 from .dae_presets import PRESETS, compile_preset, from_preset, preset_loss
-from .tip_erosion import TipErosion, TipProfile, estimate_tip, tip_erosion_dae, tip_erosion_dae_raw
+from .tip_erosion import (
+    TipErosion,
+    TipProfile,
+    TipQuantileLoss,
+    estimate_tip,
+    tip_erosion_dae,
+    tip_erosion_dae_raw,
+)
 
 __all__ = [
     "PRESETS",
@@ -37,6 +44,7 @@ __all__ = [
     "SSIMLoss",
     "TipErosion",
     "TipProfile",
+    "TipQuantileLoss",
     "compact_dae",
     "compile_preset",
     "copy_weights_by_name",

@@ -239,6 +239,32 @@ def tip_erosion_dae(
     return keras.Model(inp, [restored, tip] if with_tip_output else restored, name=name)
 
 
+@keras.saving.register_keras_serializable(package="keras_spm")
+class TipQuantileLoss(keras.losses.Loss):
+    """Pinball (quantile) loss on the tip profile: an estimate blunter than the true tip costs ``(1 - quantile)``
+    per unit, a sharper one ``quantile``; scaled by 2 so that ``quantile=0.5`` is the MAE.
+
+    Why: whether a steep, packed surface was widened by a further blunt tip or only by the tip that took the clean scan
+    is often undecidable from the image; the MAE then settles between the two and erodes clean scans. A low quantile
+    (e.g. 0.2) asks for the tip that is at most that likely to be too blunt: erosion only where the evidence is
+    strong, since eroding a clean scan destroys data while eroding too little only leaves some widening.
+    """
+
+    def __init__(self, quantile: float = 0.5, name: str = "tip_quantile_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0.0 < quantile < 1.0:
+            raise ValueError(f"quantile must be in (0, 1), got {quantile}.")
+        self.quantile = float(quantile)
+
+    def call(self, y_true, y_pred):
+        e = ops.cast(y_true, "float32") - ops.cast(y_pred, "float32")  # < 0: the estimate is blunter (higher)
+        pinball = ops.maximum(self.quantile * e, (self.quantile - 1.0) * e)
+        return 2.0 * ops.mean(pinball, axis=tuple(range(1, len(e.shape))))
+
+    def get_config(self):
+        return {**super().get_config(), "quantile": self.quantile}
+
+
 def tip_target(tip_height: np.ndarray | None, span: float, size: int, depth: float = TIP_DEPTH) -> np.ndarray:
     """A tip's profile as the network's target: heights / ``span`` on a centred ``size`` grid, relative to the grid
     centre (the network's apex; an off-centre apex of <= 1 px makes a few values > 0, clipped) and clipped to

@@ -159,3 +159,18 @@ def test_restore_refuses_images_smaller_than_the_peak_bound_needs():
 
     with pytest.raises(ValueError, match="needs >= 27 px a side"):
         R.restore(tip_erosion_dae_raw(), np.zeros((20, 40)), pixel_size=1e-10)
+
+
+def test_tip_quantile_loss_is_mae_at_half_and_penalises_blunt_estimates_more_below():
+    from keras_spm.models.dae import TipQuantileLoss
+
+    true = np.full((1, 5, 5, 1), -1.0, np.float32)
+    blunt, sharp = true + 0.5, true - 0.5  # blunter = higher profile = erodes more
+    mae = keras.losses.MeanAbsoluteError()
+    assert np.isclose(float(TipQuantileLoss(0.5)(true, blunt)), float(mae(true, blunt)))
+    low = TipQuantileLoss(0.2)
+    assert np.isclose(float(low(true, blunt)), 2 * 0.8 * 0.5)
+    assert np.isclose(float(low(true, sharp)), 2 * 0.2 * 0.5)
+    assert TipQuantileLoss.from_config(low.get_config()).quantile == 0.2
+    with pytest.raises(ValueError, match="quantile"):
+        TipQuantileLoss(1.0)
