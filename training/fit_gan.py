@@ -92,6 +92,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.0,
         help="CycleGAN: weight of the penalty on high-frequency energy a translation adds to its input",
     )
+    p.add_argument(
+        "--texture-margin",
+        type=float,
+        default=1.0,
+        help="CycleGAN: high-frequency energy a translation may add (x its input's) before the texture penalty acts "
+        "(issue #17's target allows 1.5)",
+    )
     p.add_argument("--pool-size", type=int, default=50)
     p.add_argument("--val-steps", type=int, default=20, help="CycleGAN validation batches (gan_val split)")
     p.add_argument(
@@ -218,6 +225,7 @@ def _build(args):
             lambda_cycle=args.lambda_cycle,
             lambda_identity=args.lambda_identity,
             lambda_texture=args.lambda_texture,
+            texture_margin=args.texture_margin,
             pool_size=args.pool_size,
             image_shape=shape,
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from keras_spm.models.layers import ReflectionPadding, TanhInputSkip
@@ -272,11 +273,16 @@ def high_frequency_energy(images, eps: float = 1e-6):
     return ops.mean(ops.square(images - blurred), axis=(1, 2, 3)) + eps
 
 
-def texture_excess(output, source):
-    """Mean over the batch of ``max(0, log(HF(output) / HF(source)))``: zero while a translation adds no
-    high-frequency energy to its input, scale-free otherwise (:func:`high_frequency_energy`)."""
+def texture_excess(output, source, margin: float = 1.0):
+    """Mean over the batch of ``max(0, log(HF(output) / HF(source) / margin))``: zero while a translation adds no
+    more than ``margin`` x its input's high-frequency energy, scale-free otherwise (:func:`high_frequency_energy`).
+
+    ``margin`` > 1 lets a translation add some grain (real AFM images are noisier than simulations: the sim2exp
+    direction has to add some to look real) while still stopping checkerboards and mottling."""
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}.")
     ratio = high_frequency_energy(output) / high_frequency_energy(source)
-    return ops.mean(ops.relu(ops.log(ratio)))
+    return ops.mean(ops.relu(ops.log(ratio) - float(np.log(margin))))
 
 
 class CycleGAN(keras.Model):
@@ -303,6 +309,7 @@ class CycleGAN(keras.Model):
         pool_size: int = 50,
         image_shape: tuple | None = None,
         lambda_texture: float = 0.0,
+        texture_margin: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -314,6 +321,7 @@ class CycleGAN(keras.Model):
             raise ValueError(f"lambda_identity must be one or two weights >= 0 (ab, ba), got {lambda_identity!r}.")
         self.identity_ab, self.identity_ba = pair * (3 - len(pair))
         self.lambda_texture = float(lambda_texture)
+        self.texture_margin = float(texture_margin)
         shape_a = tuple(image_shape or g_ab.input_shape[1:])
         shape_b = tuple(image_shape or g_ba.input_shape[1:])
         if max(pair) > 0 and shape_a[-1] != shape_b[-1]:
@@ -382,7 +390,9 @@ class CycleGAN(keras.Model):
             if self.identity_ba > 0:
                 identity += self.identity_ba * _l1(self.g_ba(real_a, training=True), real_a)
             g_loss = adv + self.lambda_cycle * cycle + self.lambda_cycle * identity
-            texture = texture_excess(fake_b, real_a) + texture_excess(fake_a, real_b)
+            texture = texture_excess(fake_b, real_a, self.texture_margin) + texture_excess(
+                fake_a, real_b, self.texture_margin
+            )
             if self.lambda_texture > 0:
                 g_loss = g_loss + self.lambda_texture * texture
 

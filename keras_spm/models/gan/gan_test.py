@@ -185,6 +185,21 @@ def test_texture_excess_counts_only_added_high_frequencies():
     assert np.isfinite(logs["texture_loss"]) and logs["texture_loss"] >= 0
 
 
+def test_texture_margin_lets_a_translation_add_that_much_grain():
+    from keras_spm.models.gan.cyclegan import high_frequency_energy, texture_excess
+
+    rng = np.random.default_rng(0)
+    source = rng.normal(0, 0.1, (2, 32, 32, 1)).astype("float32")
+    noisier = source * np.float32(np.sqrt(1.2))  # 1.2 x the high-frequency energy
+    ratio = float(np.mean(high_frequency_energy(noisier) / high_frequency_energy(source)))
+    assert abs(ratio - 1.2) < 1e-3
+    assert float(texture_excess(noisier, source, margin=1.3)) == 0.0
+    assert abs(float(texture_excess(noisier, source)) - np.log(1.2)) < 1e-3
+    assert abs(float(texture_excess(noisier, source, margin=1.1)) - np.log(1.2 / 1.1)) < 1e-3
+    with pytest.raises(ValueError, match="margin"):
+        texture_excess(noisier, source, margin=0.0)
+
+
 def test_pix2pix_training_reduces_l1_loss():
     keras.utils.set_random_seed(0)
     p2p = Pix2Pix.build_default((32, 32, 1), filters=8, num_downs=5)
