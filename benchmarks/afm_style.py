@@ -203,6 +203,7 @@ def load_or_train_expert(args, seed: int):
         seed=seed,
         filters=args.expert_filters,
         orientations=args.expert_orientations,
+        verbose=1,
         lr_decay=not args.expert_constant_lr,
     )
     if path is not None:

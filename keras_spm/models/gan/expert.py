@@ -114,10 +114,11 @@ def train_expert(
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
     )
+    bar = keras.utils.Progbar(steps, verbose=verbose, unit_name="step") if verbose else None
     for step in range(steps):
         logs = model.train_on_batch(*balanced_crops(sim, real, batch_size, crop, rng, orientations), return_dict=True)
-        if verbose and (step + 1) % 100 == 0:
-            print(f"expert step {step + 1}/{steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+        if bar is not None and ((step + 1) % 50 == 0 or step + 1 == steps):
+            bar.update(step + 1, [(k, float(v)) for k, v in logs.items()])
     return model
 
 
