@@ -34,7 +34,7 @@ def test_steep_clean_scans_are_worn_tip_scans_and_an_identity_model_leaves_them_
     cases = tip_artifacts.steep_clean_cases(1, seed=5)
     assert [c["kind"] for c in cases] == ["grains", "grating", "flat+fibres", "flat+particles"]
     again = tip_artifacts.steep_clean_cases(1, seed=5)
-    assert all(np.array_equal(a["clean"], b["clean"]) for a, b in zip(cases, again))
+    assert all(np.array_equal(a["clean"], b["clean"]) for a, b in zip(cases, again, strict=True))
     inp = keras.Input((None, None, 2))
     identity = keras.Model(inp, keras.layers.Lambda(lambda x: x[..., :1])(inp))
     eroded = keras.Model(inp, keras.layers.Lambda(lambda x: x[..., :1] - 0.05 * keras.ops.abs(x[..., :1]))(inp))
