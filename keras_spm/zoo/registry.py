@@ -153,7 +153,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="43553408f8aaf239bec01283e8bb83dbda0ab66f4245fe70ce4a0e6cc0982d87",
+        sha256="8f0185437b74c12b3c9758c152d22e435eb8a16f4a6984dabec1af5f660bd025",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
