@@ -116,6 +116,15 @@ def test_cyclegan_generators_start_from_saved_transposed_ones(shared_data, tmp_p
     with pytest.raises(SystemExit):
         fit_gan.parse_args(["--model", "pix2pix", "--out", "x", "--init-generators", *map(str, saved)])
     assert "--init-generators is for a CycleGAN" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "cyclegan", "--out", "x", "--d-warmup-steps", "5"])
+    assert "--d-warmup-steps needs --init-generators" in capsys.readouterr().err
+    run = tmp_path / "warm"
+    warm = [*argv, "--out", str(run), "--init-generators", *map(str, saved), "--d-warmup-steps", "2", "--lr", "0"]
+    assert fit_gan.main([*warm, "--verbose", "0"]) == 0
+    assert "warm-up done: d_a_loss" in capsys.readouterr().out
+    after = load_generator(run / "last_g_ab.keras")  # lr 0 after the warm-up: the generator is the loaded one
+    np.testing.assert_array_equal(after.get_layer("res0_a_conv").kernel, source.get_layer("res0_a_conv").kernel)
 
 
 def test_pix2pix_val_pairs_choose_best_by_whole_image_nrmse(shared_data, tmp_path):

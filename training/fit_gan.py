@@ -24,6 +24,9 @@ the lowest validation cycle loss on the ``gan_val`` split for CycleGAN (series c
 whole-image NRMSE (RMSE / mean) on the training pairs named by ``--val-pairs`` (then left out of training) and/or
 on simulated pairs of held-out compositions (``--sim-val``; ``--sim-pairs`` adds simulated training pairs of the
 other compositions, ``keras_spm.datasets.stem_sim.write_pairs``), else the lowest training L1 - the STEM test pairs are kept for the benchmark and never choose a checkpoint.
+``--init-generators G_AB G_BA`` fine-tunes from saved generators (the zoo keeps no discriminators);
+``--d-warmup-steps N`` first trains the fresh discriminators alone against them, so the adversarial game
+resumes where the generators left it instead of restarting from untrained critics.
 Rerunning the same command continues after the last finished epoch with the optimizer state and learning-rate
 schedule (the crop stream restarts from a seed derived from the epoch). Learning rate: Adam 2e-4, beta1 0.5,
 constant for the first half of all steps, then linearly to 0 (Zhu et al. 2017; Isola et al. 2017). The
@@ -44,6 +47,7 @@ from keras_spm.training.callbacks import epoch_checkpoint
 from keras_spm.training.runs import save_model_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
+WARMUP_EPOCH = 10_000  # the discriminator warm-up's crop stream: a seed no training epoch uses
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -156,6 +160,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="CycleGAN: start the generators from these .keras files (e.g. the zoo pair; discriminators fresh); "
         "transposed up-convolutions fill --upsampling resize ones (keras_spm.models.gan.upsampling)",
     )
+    p.add_argument(
+        "--d-warmup-steps",
+        type=int,
+        default=0,
+        help="CycleGAN with --init-generators: first train only the fresh discriminators for this many batches "
+        "against the loaded generators (separate Adam, the schedule untouched), so the game resumes instead of "
+        "restarting",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
     args = p.parse_args(argv)
@@ -171,6 +183,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--keep-every must be >= 0 (0: keep only the last and best generators).")
     if args.init_generators and (args.model != "cyclegan" or args.init is not None):
         p.error("--init-generators is for a CycleGAN, instead of --init.")
+    if args.d_warmup_steps < 0 or (args.d_warmup_steps and not args.init_generators):
+        p.error("--d-warmup-steps needs --init-generators (a run's own state keeps its discriminators) and >= 0.")
     for path in args.init_generators or []:
         if not path.is_file():
             p.error(f"--init-generators {path}: no such file; give two generator .keras files (sim->real, real->sim).")
@@ -427,6 +441,10 @@ def main(argv=None) -> int:
     elif args.init_generators:
         init_generators(gan, args)
     train, val = datasets(args, state["epoch"])
+    if not state["epoch"] and args.d_warmup_steps:
+        print(f"discriminator warm-up, {args.d_warmup_steps} steps")
+        losses = gan.warm_up_discriminators(datasets(args, WARMUP_EPOCH)[0], args.d_warmup_steps, args.lr)
+        print("warm-up done: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
     gan.fit(
         train,
         epochs=args.epochs,

@@ -421,6 +421,44 @@ class CycleGAN(keras.Model):
             self.trackers[k].update_state(v)
         return {k: t.result() for k, t in self.trackers.items()}
 
+    def warm_up_discriminators(self, dataset, steps: int, learning_rate: float = 2e-4) -> dict[str, float]:
+        """Train only ``d_a`` and ``d_b`` for ``steps`` batches of ``(a, b)`` against the frozen generators.
+
+        Why: the zoo keeps generators only, so a fine-tune from them starts with untrained critics whose first
+        gradients point nowhere; the generators then drift while the game restarts (issue #17, run f lost the
+        sim -> real style in its first epoch). A separate Adam (beta1 0.5) is used, so the training schedule's
+        step count is untouched; the history pools fill on the way. Returns the mean losses of the last 10 %.
+        """
+        import tensorflow as tf
+
+        if steps < 1:
+            raise ValueError(f"warm_up_discriminators: steps must be >= 1, got {steps}.")
+        d_vars = self.d_a.trainable_variables + self.d_b.trainable_variables
+        optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5)
+        optimizer.build(d_vars)
+
+        @tf.function
+        def step(real_a, real_b):
+            fake_b = self.pool_b.query(self.g_ab(real_a, training=True))
+            fake_a = self.pool_a.query(self.g_ba(real_b, training=True))
+            with tf.GradientTape() as tape:
+                d_a = 0.5 * (_mse(self.d_a(real_a, training=True), 1.0) + _mse(self.d_a(fake_a, training=True), 0.0))
+                d_b = 0.5 * (_mse(self.d_b(real_b, training=True), 1.0) + _mse(self.d_b(fake_b, training=True), 0.0))
+                total = d_a + d_b  # inside the tape, or the gradient has no path to the weights
+            optimizer.apply_gradients(zip(tape.gradient(total, d_vars), d_vars, strict=True))
+            return d_a, d_b
+
+        bar = keras.utils.Progbar(steps, stateful_metrics=("d_a_loss", "d_b_loss"))
+        tail = max(1, steps // 10)
+        last = []
+        for i, batch in enumerate(dataset.take(steps)):
+            d_a, d_b = (float(v) for v in step(batch[0], batch[1]))
+            last = (last + [(d_a, d_b)])[-tail:]
+            bar.update(i + 1, [("d_a_loss", d_a), ("d_b_loss", d_b)])
+        if not last:
+            raise ValueError("warm_up_discriminators: the dataset gave no batches.")
+        return {"d_a_loss": float(np.mean([v[0] for v in last])), "d_b_loss": float(np.mean([v[1] for v in last]))}
+
     def test_step(self, data):
         real_a, real_b = data[0], data[1]
         fake_b, fake_a = self.g_ab(real_a), self.g_ba(real_b)

@@ -156,6 +156,25 @@ def test_cyclegan_training_reduces_cycle_and_identity_losses():
     assert gan(a).shape == a.shape
 
 
+def test_discriminator_warm_up_trains_only_the_critics():
+    keras.utils.set_random_seed(0)
+    gan = CycleGAN.build_default((32, 32, 1), n_blocks=1, filters=8, d_filters=8, n_layers=2, pool_size=4)
+    gan.compile()
+    a, b = _images(2, 32, 0), -(_images(2, 32, 1) ** 2)
+    g_before = [w.copy() for w in gan.g_ab.get_weights() + gan.g_ba.get_weights()]
+    d_before = [w.copy() for w in gan.d_b.get_weights()]
+    first = gan.warm_up_discriminators(tf.data.Dataset.from_tensors((a, b)).repeat(), 1, 2e-3)
+    last = gan.warm_up_discriminators(tf.data.Dataset.from_tensors((a, b)).repeat(), 30, 2e-3)
+    assert last["d_b_loss"] < 0.5 * first["d_b_loss"], (first, last)  # the critic learns to tell them apart
+    for w0, w1 in zip(g_before, gan.g_ab.get_weights() + gan.g_ba.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    assert any(np.abs(w0 - w1).max() > 0 for w0, w1 in zip(d_before, gan.d_b.get_weights(), strict=True))
+    assert int(gan.g_optimizer.iterations) == 0 and int(gan.d_optimizer.iterations) == 0
+    assert int(gan.pool_a.count) == 4
+    with pytest.raises(ValueError, match="steps"):
+        gan.warm_up_discriminators(tf.data.Dataset.from_tensors((a, b)), 0)
+
+
 def test_identity_weights_per_direction():
     keras.utils.set_random_seed(0)
     kw = dict(n_blocks=1, filters=8, d_filters=8, n_layers=2, pool_size=2)
