@@ -161,7 +161,8 @@ def evaluate(data: list[dict], models: dict, blind: bool = True) -> tuple[dict, 
     def score(method, case, restored, reference=None, dt=0.0):
         ref = case["clean"] if reference is None else reference
         q = image_quality(ref, restored, float(np.ptp(ref)))
-        rows[method].append({"case": case["name"], "file": case["file"], "kind": case["kind"], **q, "seconds": dt})
+        row = {"case": case["name"], "file": case["file"], "kind": case["kind"], "tip": tip_kind(case)}
+        rows[method].append({**row, **q, "seconds": dt})
         outputs[method].append(restored)
 
     clean_done: dict[tuple, np.ndarray] = {}
@@ -182,8 +183,16 @@ def evaluate(data: list[dict], models: dict, blind: bool = True) -> tuple[dict, 
     return rows, outputs
 
 
+def tip_kind(case: dict) -> str:
+    """ "single" or "double" apex (the corruption's tip), or "gaussian" blur: what a remover had to undo."""
+    tip = case.get("tip")
+    if tip is None:
+        return "gaussian"
+    return "double" if tip.kind == "double" else "single"
+
+
 def summarise(rows: dict, by: str | None = None) -> dict:
-    """Mean PSNR / SSIM / VIF per method (and per ``by`` = "file" or "kind" when given)."""
+    """Mean PSNR / SSIM / VIF per method (and per ``by`` = "file", "kind" or "tip" when given)."""
     out: dict = {}
     for m, rs in rows.items():
         groups = (
@@ -291,15 +300,18 @@ def main(argv=None) -> int:
         data = topography_cases(split, args.corruptions, args.seed)
         rows, outputs = evaluate(data, models, not args.no_blind)
         table, by_file, by_kind = summarise(rows), summarise(rows, "file"), summarise(rows, "kind")
+        by_tip = summarise(rows, "tip")
         print_table(f"Table 1 ({split}): {len(data)} cases, {len(data) // args.corruptions} real topographies", table)
         shown = [m for m in table if not m.endswith("on clean")] + [f"{n} on clean" for n in names]
         print_grouped(f"{split}, per file", by_file, shown)
         print_grouped(f"{split}, per kind of surface", by_kind, shown)
+        print_grouped(f"{split}, per kind of tip (single / double apex)", by_tip, shown)
         result["topographies"][split] = {
             "files": sorted({c["file"] for c in data}),
             "table": table,
             "per_file": by_file,
             "per_kind": by_kind,
+            "per_tip": by_tip,
             "targets": targets(table, names, by_file),
             "per_case": rows,
         }

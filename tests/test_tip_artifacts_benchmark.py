@@ -41,3 +41,21 @@ def test_steep_clean_scans_are_worn_tip_scans_and_an_identity_model_leaves_them_
     out = tip_artifacts.steep_clean({"identity": identity, "eroded": eroded}, 1, seed=5)
     assert out["identity"]["share_left_alone"] == 1.0 and out["identity"]["min_ssim"] > 0.999
     assert out["eroded"]["share_left_alone"] < 1.0 and out["eroded"]["mean_psnr"] < out["identity"]["mean_psnr"]
+
+
+def test_cases_are_grouped_by_the_kind_of_tip_that_corrupted_them():
+    import numpy as np
+
+    from keras_spm.sim import tip as T
+
+    single = T.make_tip("spherical", 3.0, 1.0)
+    double = T.double_tip(single, (0.0, 5.0), 0.1)
+    cases = [{"tip": single}, {"tip": double}, {"sigma": 2.0}]
+    assert [tip_artifacts.tip_kind(c) for c in cases] == ["single", "double", "gaussian"]
+    rows = {
+        "m": [
+            {"tip": k, "psnr": p, "ssim": 0.5, "vif": 0.1} for k, p in (("single", 20), ("double", 30), ("single", 22))
+        ]
+    }
+    by_tip = tip_artifacts.summarise(rows, "tip")["m"]
+    assert by_tip["single"]["n"] == 2 and np.isclose(by_tip["single"]["psnr"], 21.0) and by_tip["double"]["psnr"] == 30
