@@ -164,7 +164,24 @@ def evaluate(model, kind: str, xs: dict, ys: dict) -> dict:
             mask = ys["height"] > 0 if "height" in ys else np.abs(ys["es"]) > 0
             agree = np.sign(pred["es"][mask]) == np.sign(ys["es"][mask])
             result[name]["sign_agreement"] = float(agree.mean())
+            result[name]["sign_agreement_by_magnitude"] = sign_agreement_by_magnitude(ys["es"][mask], agree)
     return result
+
+
+#: |ES| bin edges (V/A) of the sign agreement by field strength: where the sign is wrong tells nodal lines (weak
+#: field, the sign flips within a pixel or two) from wrong charges (strong field)
+ES_MAGNITUDE_BINS = (0.0, 0.02, 0.05, 0.1, np.inf)
+
+
+def sign_agreement_by_magnitude(true_es: np.ndarray, agree: np.ndarray) -> dict:
+    """Share of the pixels and sign agreement per |true ES| bin (:data:`ES_MAGNITUDE_BINS`)."""
+    a = np.abs(true_es)
+    out = {}
+    for lo, hi in zip(ES_MAGNITUDE_BINS[:-1], ES_MAGNITUDE_BINS[1:], strict=True):
+        m = (a >= lo) & (a < hi)
+        key = f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">={lo:g}"
+        out[key] = {"share": float(m.mean()), "agreement": float(agree[m].mean()) if m.any() else None}
+    return out
 
 
 def speed(repeats: int = 20) -> dict:
@@ -479,6 +496,11 @@ def main(argv=None) -> int:
                 f"  {target:8s} "
                 + "  ".join(f"{k.removesuffix('_mean')} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
             )
+            if "sign_agreement_by_magnitude" in metrics:
+                bins = metrics["sign_agreement_by_magnitude"].items()
+                print("  sign agreement by |ES| (V/A; share of pixels): " + ", ".join(
+                    f"{k} {v['agreement']:.3f} ({v['share']:.2f})" for k, v in bins if v["agreement"] is not None
+                ))  # fmt: skip
         stem = args.tag or (Path(name).parent.name if name.endswith(".keras") else name)
         stem += f"_noise{args.noise:g}" if args.noise else ""
         stem += f"_aug-{args.test_augmentation}" if args.test_augmentation else ""
