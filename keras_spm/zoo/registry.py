@@ -153,7 +153,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="8f0185437b74c12b3c9758c152d22e435eb8a16f4a6984dabec1af5f660bd025",
+        sha256="aec0e37129e1d479dd82c5427bf685b2ad339b33725ae7f88238e0d8b25290ef",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
