@@ -398,8 +398,7 @@ class CycleGAN(keras.Model):
 
             pooled_a = self.pool_a.query(tf.stop_gradient(fake_a))
             pooled_b = self.pool_b.query(tf.stop_gradient(fake_b))
-            d_a_loss = 0.5 * (_mse(self.d_a(real_a, training=True), 1.0) + _mse(self.d_a(pooled_a, training=True), 0.0))
-            d_b_loss = 0.5 * (_mse(self.d_b(real_b, training=True), 1.0) + _mse(self.d_b(pooled_b, training=True), 0.0))
+            d_a_loss, d_b_loss = self._critic_losses(real_a, real_b, pooled_a, pooled_b)
             d_loss = d_a_loss + d_b_loss
 
         g_vars = self.g_ab.trainable_variables + self.g_ba.trainable_variables
@@ -420,6 +419,12 @@ class CycleGAN(keras.Model):
         for k, v in values.items():
             self.trackers[k].update_state(v)
         return {k: t.result() for k, t in self.trackers.items()}
+
+    def _critic_losses(self, real_a, real_b, fake_a, fake_b):
+        """LSGAN discriminator losses ``0.5 [(D(real) - 1)^2 + D(fake)^2]`` of ``d_a`` and ``d_b``."""
+        d_a = 0.5 * (_mse(self.d_a(real_a, training=True), 1.0) + _mse(self.d_a(fake_a, training=True), 0.0))
+        d_b = 0.5 * (_mse(self.d_b(real_b, training=True), 1.0) + _mse(self.d_b(fake_b, training=True), 0.0))
+        return d_a, d_b
 
     def warm_up_discriminators(self, dataset, steps: int, learning_rate: float = 2e-4) -> dict[str, float]:
         """Train only ``d_a`` and ``d_b`` for ``steps`` batches of ``(a, b)`` against the frozen generators.
@@ -443,8 +448,7 @@ class CycleGAN(keras.Model):
             fake_b = self.pool_b.query(self.g_ab(real_a, training=True))
             fake_a = self.pool_a.query(self.g_ba(real_b, training=True))
             with tf.GradientTape() as tape:
-                d_a = 0.5 * (_mse(self.d_a(real_a, training=True), 1.0) + _mse(self.d_a(fake_a, training=True), 0.0))
-                d_b = 0.5 * (_mse(self.d_b(real_b, training=True), 1.0) + _mse(self.d_b(fake_b, training=True), 0.0))
+                d_a, d_b = self._critic_losses(real_a, real_b, fake_a, fake_b)
                 total = d_a + d_b  # inside the tape, or the gradient has no path to the weights
             optimizer.apply_gradients(zip(tape.gradient(total, d_vars), d_vars, strict=True))
             return d_a, d_b
