@@ -315,27 +315,34 @@ def weights_sha(path: Path) -> str:
     return sha256_file(path)[:12] if Path(path).exists() else ""
 
 
-def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: str = "float32"):
+def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: str = "float32", from_twin: bool = False):
     """The starting network: ``init`` (a .keras file) or the zoo's current weights (for a model without weights
-    yet, its twin's, transferred: :mod:`keras_spm.models.afm.transfer`, or, without a twin, the untrained network
-    with its input scaling), under ``precision`` (:mod:`keras_spm.precision`; outputs, losses and normalisation stay
-    float32), compiled with the recipe."""
+    yet, or with ``from_twin``, its twin's, transferred: :mod:`keras_spm.models.afm.transfer`; without a twin, the
+    untrained network with its input scaling), under ``precision`` (:mod:`keras_spm.precision`; outputs, losses and
+    normalisation stay float32), compiled with the recipe. ``from_twin`` restarts a 6-slice model from a 10-slice
+    twin that has trained further than the weights it was once transferred from."""
     import keras
 
     from .. import precision as precisions
     from .. import zoo
     from ..models import afm, preprocessing  # noqa: F401  (registers the layers a saved checkpoint holds)
 
+    if from_twin and (init is not None or cm.twin is None):
+        raise SystemExit(
+            f"--from-twin starts {cm.name} from its 10-slice twin's zoo weights"
+            + (": drop --init, the two are alternatives." if init is not None else f", and {cm.name} has no twin.")
+        )
     if init is not None:
         model = keras.models.load_model(init, compile=False)
-    elif cm.name in zoo.REGISTRY:
+    elif cm.name in zoo.REGISTRY and not from_twin:
         model = zoo.load(cm.name)
     elif cm.twin is not None:
         from ..models.afm.transfer import transfer_to_fewer_slices
         from ..zoo.presets import build, wrap
 
         model = wrap(transfer_to_fewer_slices(zoo.load(cm.twin), build(cm.name)), cm.name)
-        print(f"{cm.name} has no weights yet: starting from {cm.twin}'s, transferred", file=sys.stderr)
+        why = "as asked (--from-twin)" if from_twin else "it has no weights yet"
+        print(f"{cm.name} starts from {cm.twin}'s weights, transferred: {why}", file=sys.stderr)
     else:
         from ..zoo.presets import build, wrap
 
@@ -544,11 +551,13 @@ def run_campaign(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
         else:
-            model = initial_model(cm, args.init, args.lr, args.precision)
+            model = initial_model(cm, args.init, args.lr, args.precision, args.from_twin)
             zoo_file = ZOO / cm.name / f"{cm.name}.keras"
-            if not zoo_file.exists() and cm.twin is not None:  # the transferred twin is where it starts
+            shipped = zoo_file.exists()
+            if (args.from_twin or not shipped) and cm.twin is not None:  # the transferred twin is where it starts
                 zoo_file = ZOO / cm.twin / f"{cm.twin}.keras"
-            start = evaluate_both(initial_model(cm, None, args.lr), cm, val) if zoo_file.exists() else {}
+            # the weights to beat: the shipped ones, or the transferred twin for a model without weights
+            start = evaluate_both(initial_model(cm, None, args.lr), cm, val) if shipped or zoo_file.exists() else {}
             state = {
                 "model": cm.name,
                 "hours": 0.0,
@@ -561,7 +570,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "precision": precisions.policy_of(model),
                 "best_score": start.get("score", float("inf")),
             }
-            if args.init is not None:
+            if args.init is not None or args.from_twin:
                 state["best_score"] = float("inf")
             state["warmup"] = {"lr": args.lr_now or args.lr, "steps": args.warmup_steps}
             state["average"] = args.average
@@ -754,6 +763,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hours", type=float, default=1.0, help="training time of this call (evaluations included)")
     p.add_argument("--run", type=Path, default=None, help="run folder (default runs/campaign_<model>)")
     p.add_argument("--init", type=Path, default=None, help="start from this .keras file instead of the zoo weights")
+    p.add_argument(
+        "--from-twin",
+        action="store_true",
+        help="a new 6-slice run starts from its 10-slice twin's current zoo weights, transferred, not its own",
+    )
     p.add_argument("--set", dest="set_name", default=None, help="molecule set (default: the preset's)")
     p.add_argument("--shipped-set", action="store_true", help="the set's shipped subset, not the full set")
     p.add_argument("--producers", type=int, default=1, help="simulation processes")

@@ -132,6 +132,25 @@ def test_a_six_slice_campaign_starts_from_its_twin_and_feeds_it_slices_2_to_7():
     assert set(out) == {"disks", "spheres", "height"} and np.isfinite(out["height"]).all()
 
 
+def test_from_twin_restarts_a_six_slice_model_from_its_twins_weights_not_its_own():
+    from keras_spm import zoo
+    from keras_spm.models.afm.transfer import transfer_to_fewer_slices
+    from keras_spm.zoo.presets import build, wrap
+
+    cm = campaign.campaign_model("dsh_6slice")
+    own = campaign.initial_model(cm, None, 1e-4)
+    restarted = campaign.initial_model(cm, None, 1e-4, from_twin=True)
+    expected = wrap(transfer_to_fewer_slices(zoo.load("dsh_heavy"), build("dsh_6slice")), "dsh_6slice")
+    for a, b in zip(restarted.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(own.get_weights(), restarted.get_weights(), strict=True))
+    with pytest.raises(SystemExit, match="no twin"):
+        campaign.initial_model(campaign.campaign_model("xyz"), None, 1e-4, from_twin=True)
+    with pytest.raises(SystemExit, match="drop --init"):
+        campaign.initial_model(cm, Path("x.keras"), 1e-4, from_twin=True)
+    assert campaign.parse_args(["--model", "es_6slice", "--from-twin"]).from_twin
+
+
 def test_a_model_without_weights_or_twin_starts_from_scratch_with_its_input_scaling():
     cm = campaign.campaign_model("edafm")
     assert (cm.slices, cm.twin, cm.augmentation) == ((2, 8), None, "drift-random-noise")
