@@ -58,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="prediction", help="output folder (created)")
     p.add_argument("--channel", default=None, help="channel to read (default: Frequency_Shift for AFM, Z for images)")
     p.add_argument("--direction", default="forward", choices=("forward", "backward"))
-    p.add_argument("--crop-nan", action="store_true", help="crop a .3ds grid to its NaN-free rectangle first")
+    p.add_argument(
+        "--crop-nan",
+        action="store_true",
+        help="crop a .3ds grid or an interrupted topography scan to its NaN-free rectangle first",
+    )
     p.add_argument("--level", choices=LEVELS, default=None, help="levelling of a topography (default: the preset's)")
     p.add_argument("--pixel-size", type=float, default=None, help="pixel size in nm (overrides the file's)")
     p.add_argument("--batch-size", type=int, default=8, help="images per model call when given many")
@@ -100,8 +104,8 @@ def check_predict_args(args) -> tuple:
         raise UsageError(
             f"--level applies to topography models (dae_tip_artifacts, effunet_nanoparticles), not {args.model}."
         )
-    if args.crop_nan and kind != "afm_stack":
-        raise UsageError(f"--crop-nan applies to AFM stack models (.3ds grids), not {args.model}.")
+    if args.crop_nan and kind not in ("afm_stack", "topography"):
+        raise UsageError(f"--crop-nan applies to AFM stack and topography models, not {args.model}.")
     try:
         files = check_paths(args.inputs, kind, preset.input.tips if kind == "afm_stack" else ())
     except InputError as err:

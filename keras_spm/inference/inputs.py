@@ -158,8 +158,11 @@ def read_matrix(path: Path) -> np.ndarray:
     return data
 
 
-def read_topography(path: Path, channel: str | None, pixel_size: float | None) -> Topography:
-    """One height image: SPM files in nm (pixel size from the file), others as stored (``pixel_size`` in nm)."""
+def read_topography(path: Path, channel: str | None, pixel_size: float | None, crop_nan: bool = False) -> Topography:
+    """One height image: SPM files in nm (pixel size from the file), others as stored (``pixel_size`` in nm).
+
+    NaN pixels (the unfinished lines of an interrupted scan): ``crop_nan`` keeps the NaN-free rectangle; without
+    it up to 10 % are filled with the median and more is refused, since a median band would read as a surface."""
     from keras_spm import io
 
     suffix = path.suffix.lower()
@@ -180,11 +183,7 @@ def read_topography(path: Path, channel: str | None, pixel_size: float | None) -
         else:
             notes.append(f"pixel size {pixel_size:.4g} nm as given (the file says {file_px:.4g} nm)")
         if not np.all(np.isfinite(data)):
-            bad = ~np.isfinite(data)
-            if bad.mean() > 0.1:
-                raise ValueError(f"{path}: {100 * bad.mean():.0f}% of the image is NaN (an interrupted scan?).")
-            data = np.where(bad, np.nanmedian(data), data)
-            notes.append(f"filled {int(bad.sum())} NaN pixels with the median")
+            data = _without_nan(data, path, crop_nan, notes)
     else:
         data, unit = read_matrix(path), ""
         notes.append(f"read {path.name}: {data.shape[0]}x{data.shape[1]} px")
@@ -192,6 +191,25 @@ def read_topography(path: Path, channel: str | None, pixel_size: float | None) -
             notes.append(f"pixel size {pixel_size:.4g} nm as given")
     line_axis = 0 if suffix in (".sxm", ".gwy", ".ibw") else 1
     return Topography(data, pixel_size, unit, str(path), notes, line_axis=line_axis)
+
+
+def _without_nan(data: np.ndarray, path: Path, crop_nan: bool, notes: list[str]) -> np.ndarray:
+    from keras_spm.io.resample import nan_free_box
+
+    bad = ~np.isfinite(data)
+    if crop_nan:
+        x0, x1, y0, y1 = nan_free_box(bad)
+        if min(x1 - x0, y1 - y0) < 32:
+            raise ValueError(f"{path}: the NaN-free part of the image is {x1 - x0}x{y1 - y0} px, too small to use.")
+        notes.append(f"cropped to the NaN-free [{x0}:{x1}, {y0}:{y1}] of {data.shape[0]}x{data.shape[1]} px")
+        return data[x0:x1, y0:y1]
+    if bad.mean() > 0.1:
+        raise ValueError(
+            f"{path}: {100 * bad.mean():.0f}% of the image is NaN (an interrupted scan?); "
+            "add --crop-nan (crop_nan=True) to keep its finished part."
+        )
+    notes.append(f"filled {int(bad.sum())} NaN pixels with the median")
+    return np.where(bad, np.nanmedian(data), data)
 
 
 def level(image: np.ndarray, mode: str = "plane", line_axis: int = 0) -> tuple[np.ndarray, str]:

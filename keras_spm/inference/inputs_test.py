@@ -49,3 +49,26 @@ def test_afm_inputs_one_stack_per_tip(tmp_path):
     assert {t: [p.name for p in v] for t, v in groups.items()} == {"CO": ["c.npz"], "Xe": ["d.npz"]}
     with pytest.raises(InputError, match="no input for tip Xe: .*CO=PATH Xe=PATH"):
         check_paths([f"CO={tmp_path / 'c.npz'}"], "afm_stack", ("CO", "Xe"))
+
+
+def test_an_interrupted_topography_is_cropped_on_request_and_refused_with_the_fix_otherwise(tmp_path, monkeypatch):
+    from keras_spm import io
+    from keras_spm.inference.inputs import read_topography
+
+    z = np.random.default_rng(0).normal(size=(64, 80)) * 1e-10
+    z[:, 60:] = np.nan  # the scan stopped after 60 of 80 lines (y runs along axis 1)
+    scan = io.SPMImage(z, (64.0, 80.0), "Z", "m", "forward")
+    monkeypatch.setattr(io, "read_sxm", lambda path, channel: scan)
+    path = tmp_path / "stopped.sxm"
+    with pytest.raises(ValueError, match=r"25% of the image is NaN.*--crop-nan"):
+        read_topography(path, None, None)
+    topo = read_topography(path, None, None, crop_nan=True)
+    assert topo.data.shape == (64, 60) and np.isfinite(topo.data).all()
+    np.testing.assert_allclose(topo.data, z[:, :60] * 1e9)  # metres -> nm, nothing else changed
+    assert topo.pixel_size == pytest.approx(0.1) and any("NaN-free" in n for n in topo.notes)
+    z[:, 20:] = np.nan  # too little left to restore
+    with pytest.raises(ValueError, match="too small"):
+        read_topography(path, None, None, crop_nan=True)
+    z[:, 20:] = 0.0
+    z[3, 5] = np.nan  # a single bad pixel is filled, as before
+    assert "filled 1 NaN" in read_topography(path, None, None).notes[-1]

@@ -78,7 +78,7 @@ def predict(
 
     ``inputs``: file / folder / glob paths (one string or a list), or arrays. AFM models take one stack: a
     constant-height ``.sxm`` series (files or folder), a ``.3ds`` grid (``crop_nan=True`` crops an interrupted
-    one), an ``.npz``, or an array on the model's grid; ``es`` takes ``{"CO": ..., "Xe": ...}`` or ``["CO=...",
+    one, and the unfinished lines of a topography), an ``.npz``, or an array on the model's grid; ``es`` takes ``{"CO": ..., "Xe": ...}`` or ``["CO=...",
     "Xe=..."]``. Topography models take one height image each (``.sxm`` channel ``Z`` by default, ``.gwy``,
     ``.npy``, ``.png``/``.tif``), levelled by ``level_mode`` (the preset's default: a plane). Image models take
     images of any size, padded to the generator's stride and cropped back. ``pixel_size`` (nm; Angstrom for AFM
@@ -93,8 +93,14 @@ def predict(
         results = [_predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log)]
     else:
         items = _as_items(inputs, kind)
-        runner = _predict_topography if kind == "topography" else _predict_images
-        results = runner(model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log)
+        if kind == "topography":
+            results = _predict_topography(
+                model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, crop_nan
+            )
+        else:
+            results = _predict_images(
+                model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log
+            )
     if precision_note:
         for r in results:
             r.notes.insert(0, precision_note)
@@ -212,7 +218,9 @@ def _progress(items, progress: bool):
     return tqdm(items, file=sys.stderr, unit="image")
 
 
-def _predict_topography(model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log):
+def _predict_topography(
+    model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, crop_nan=False
+):
     from .inputs import Topography
 
     mode = level_mode or spec.level
@@ -221,7 +229,7 @@ def _predict_topography(model, name, spec, items, channel, level_mode, pixel_siz
         if isinstance(item, np.ndarray):
             topo = Topography(np.asarray(item, np.float64), pixel_size, "", "array", line_axis=1)
         else:
-            topo = read_topography(Path(item), channel, pixel_size)
+            topo = read_topography(Path(item), channel, pixel_size, crop_nan)
         notes: list[str] = []
         for line in topo.notes:
             _emit(log, notes, line)

@@ -60,15 +60,10 @@ def check_values(stack: SPMStack) -> None:
         )
 
 
-def crop_nan(stack: SPMStack) -> SPMStack:
-    """Crop edge lines/columns holding NaN (e.g. an interrupted grid) until none is left.
-
-    Greedy: repeatedly drop the edge line or column with the largest NaN fraction. Size and frame
-    centre follow the crop.
-    """
-    stack = _as_stack(stack)
-    check_values(stack)
-    bad = ~np.isfinite(stack.data).all(axis=2)
+def nan_free_box(bad: np.ndarray) -> tuple[int, int, int, int]:
+    """``(x0, x1, y0, y1)`` of a rectangle of the 2D mask ``bad`` holding no True pixel, found greedily by dropping
+    the edge line or column with the largest bad fraction (an interrupted scan or grid loses its unfinished lines);
+    an empty box (``x1 <= x0`` or ``y1 <= y0``) when none is left."""
     x0, x1, y0, y1 = 0, bad.shape[0], 0, bad.shape[1]
     while x1 > x0 and y1 > y0 and bad[x0:x1, y0:y1].any():
         b = bad[x0:x1, y0:y1]
@@ -82,6 +77,18 @@ def crop_nan(stack: SPMStack) -> SPMStack:
             y0 += 1
         else:
             y1 -= 1
+    return x0, x1, y0, y1
+
+
+def crop_nan(stack: SPMStack) -> SPMStack:
+    """Crop edge lines/columns holding NaN (e.g. an interrupted grid) until none is left.
+
+    Greedy (:func:`nan_free_box`). Size and frame centre follow the crop.
+    """
+    stack = _as_stack(stack)
+    check_values(stack)
+    bad = ~np.isfinite(stack.data).all(axis=2)
+    x0, x1, y0, y1 = nan_free_box(bad)
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"{_label(stack)}: no NaN-free rectangle left after cropping")
     nx, ny = bad.shape
