@@ -8,7 +8,8 @@
                                                                   # and float32 vs mixed_bfloat16 side by side
     python benchmarks/afm_models.py --speed precision             # only float32 vs mixed_bfloat16
 
-Test stacks: the first ``--molecules`` molecules of the set's held-out test split, one seeded
+Test stacks: the first ``--molecules`` molecules of the set's held-out test split (``--set planar`` /
+``planar-light``: larger flat aromatics, all or H C N O F only), one seeded
 good rotation each, simulated with the ASD-AFM settings (tip distance and tilt jitter as in
 training; labels in the image frame, ``--label-frame nominal`` for the older convention) and cached under ``~/.cache/keras_spm/bench``. Inputs get the ASD-AFM evaluation
 preprocessing (per-slice standardisation, no noise; ``--noise 0.1`` adds the training noise,
@@ -55,7 +56,7 @@ def test_stacks(
     from dataclasses import replace
 
     from keras_spm.data.samples import SampleSpec, simulate_batch
-    from keras_spm.data.sets import cache_dir, load_set
+    from keras_spm.data.sets import cache_dir
     from keras_spm.sim.afm import ASD_AFM
 
     tips, descriptors = kind_spec(kind)
@@ -63,7 +64,7 @@ def test_stacks(
     if path.exists():
         data = np.load(path)
         return ({t: data[f"x_{t}"] for t in tips}, {d: data[f"y_{d}"] for d in descriptors}, list(data["names"]))
-    molecules = load_set(set_name, "test")[:n]
+    molecules = test_molecules(set_name, n)
     settings = replace(ASD_AFM, label_frame=label_frame)
     xs, ys = simulate_batch(molecules, SampleSpec(tips, descriptors, settings, augmentation=None), seed)
     names = [m.name for m in molecules]
@@ -74,6 +75,16 @@ def test_stacks(
     )
     os.replace(tmp, path)
     return xs, ys, names
+
+
+def test_molecules(set_name: str, n: int) -> list:
+    """The first ``n`` held-out test molecules of a set; ``"planar-light"`` is the planar set's light-element part
+    (larger flat aromatics for the models trained on H, C, N, O, F)."""
+    from keras_spm.data.sets import SET_ELEMENTS, load_set, only_elements
+
+    base, _, only = set_name.partition("-")
+    molecules = load_set(base, "test")
+    return (only_elements(molecules, SET_ELEMENTS[only]) if only else molecules)[:n]
 
 
 def load_model(name: str):
@@ -433,7 +444,13 @@ def speed_batch1(rounds: int = 5, n: int = 20) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="repeatable; see the module docstring")
-    parser.add_argument("--set", dest="set_name", default="light", choices=("light", "heavy"))
+    parser.add_argument(
+        "--set",
+        dest="set_name",
+        default="light",
+        choices=("light", "heavy", "planar", "planar-light"),
+        help="test molecules: QM9-like light / heavy, or larger flat aromatics (planar; planar-light: H C N O F only)",
+    )
     parser.add_argument("--molecules", type=int, default=30)
     parser.add_argument(
         "--speed",

@@ -1,4 +1,4 @@
-"""benchmarks/afm_models.py: the ES sign agreement split by field strength."""
+"""benchmarks/afm_models.py: the ES sign agreement split by field strength, the planar test molecules."""
 
 import afm_models
 import numpy as np
@@ -14,3 +14,12 @@ def test_sign_agreement_by_magnitude_separates_weak_from_strong_fields():
     assert np.isclose(sum(v["share"] for v in out.values()), 1.0)
     empty = afm_models.sign_agreement_by_magnitude(np.array([0.3]), np.array([True]))
     assert empty["0-0.02"] == {"share": 0.0, "agreement": None}
+
+
+def test_planar_light_test_molecules_are_the_light_element_part_of_the_planar_test_split():
+    light = afm_models.test_molecules("planar-light", 20)
+    every = afm_models.test_molecules("planar", 150)
+    assert len(light) == 20 and all(set(m.numbers.tolist()) <= {1, 6, 7, 8, 9} for m in light)
+    assert {m.name for m in light} <= {m.name for m in every}
+    assert any(set(m.numbers.tolist()) & {17, 35} for m in every)  # the full set keeps Cl / Br
+    assert min(int((m.numbers > 1).sum()) for m in light) > 9  # more heavy atoms than any QM9 molecule
