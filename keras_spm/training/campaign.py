@@ -192,8 +192,9 @@ def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32)
     out = {"val_loss": float(loss["loss"])}
     pred = model.predict(x, batch_size=batch_size, verbose=0)
     if cm.targets == "xyz":
+        # every box above 0.5, doubles included, as in the log's rows from before XYZ_MIN_DISTANCE: one curve
         p = [
-            decode_xyz_prediction(c, o, threshold=0.5)
+            decode_xyz_prediction(c, o, threshold=0.5, min_distance=0.0)
             for c, o in zip(pred["xyz_class"], pred["xyz_offset"], strict=True)
         ]
         t = [decode_xyz_target(v) for v in ys["xyz"]]

@@ -88,3 +88,18 @@ def test_map_metrics_known_values():
     assert flipped["pearson_r_mean"] == pytest.approx(-0.5)
     with pytest.raises(ValueError, match=r"\(B, H, W\)"):
         map_metrics(true, true[:10])
+
+
+def test_an_atom_found_in_two_neighbouring_boxes_is_kept_once():
+    cls = np.zeros((16, 16, 2))
+    cls[..., 0] = 1.0
+    off = np.zeros((16, 16, 3))
+    cls[4, 4], off[4, 4] = [0.2, 0.8], [0.45, 0.0, 0.0]  # an atom on the edge between boxes 4 and 5 ...
+    cls[5, 4], off[5, 4] = [0.3, 0.7], [-0.4, 0.1, 0.0]  # ... found by both, 0.2 A apart
+    cls[9, 9] = [0.1, 0.9]  # a neighbour one box (0.99 A) away is a different atom
+    cls[9, 10] = [0.4, 0.6]
+    atoms = decode_xyz_prediction(cls, off, threshold=0.5)
+    assert len(atoms) == 3 and list(atoms[:, 3]) == [0.9, 0.8, 0.6]
+    np.testing.assert_allclose(atoms[1, :2], [4.5 * BOX + 0.45, 4.5 * BOX])  # the more confident of the double
+    assert len(decode_xyz_prediction(cls, off, threshold=0.5, min_distance=0.0)) == 4
+    assert len(decode_xyz_prediction(cls, off, threshold=0.5, min_distance=1.0)) == 2
