@@ -78,9 +78,10 @@ def predict(
 
     ``inputs``: file / folder / glob paths (one string or a list), or arrays. AFM models take one stack: a
     constant-height ``.sxm`` series (files or folder), a ``.3ds`` grid (``crop_nan=True`` crops an interrupted
-    one, and the unfinished lines of a topography), an ``.npz``, or an array on the model's grid; ``es`` takes ``{"CO": ..., "Xe": ...}`` or ``["CO=...",
+    one), an ``.npz``, or an array on the model's grid; ``es`` takes ``{"CO": ..., "Xe": ...}`` or ``["CO=...",
     "Xe=..."]``. Topography models take one height image each (``.sxm`` channel ``Z`` by default, ``.gwy``,
-    ``.npy``, ``.png``/``.tif``), levelled by ``level_mode`` (the preset's default: a plane). Image models take
+    ``.npy``, ``.png``/``.tif``; ``crop_nan=True`` drops the unfinished lines of an interrupted scan), levelled by
+    ``level_mode`` (the preset's default: a plane). Image models take
     images of any size, padded to the generator's stride and cropped back. ``pixel_size`` (nm; Angstrom for AFM
     arrays is not needed) overrides the file's. ``precision``: ``keras_spm.precision`` (``"auto"``,
     ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``log(line)`` receives the notes as they happen (e.g. ``print``).
