@@ -167,7 +167,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es_6slice": ZooEntry(
         repo_id="keras-spm/es_6slice",
         revision=None,
-        sha256="9510f41c2acd5e55923ae04c6c7d278714c0474f3a8d41cbd3d15c4a5c5fdf18",
+        sha256="8730b166591343919d441bbc7ae35fc272433a53b0e34ce17421c13b47e736e3",
         kind="afm.es",
         description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth)",
     ),
