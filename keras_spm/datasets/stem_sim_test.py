@@ -58,6 +58,18 @@ def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
     assert len({tuple(p) for p in np.round(tilted.positions[:, :2], 1)}) > 0.8 * len(tilted)
     assert stem_sim.pt_mo_particle(rng, 0.2, shape="decahedron", p_off_axis=1.0).info["zone_axis"] == "random"
 
+    # a small tilt: the same particle, its columns smeared a little; no tilt draws nothing, so old sets stay the same
+    def particle(tilt):
+        return stem_sim.pt_mo_particle(np.random.default_rng(5), 0.1, "octahedron", 6, "100", max_tilt=tilt)
+
+    straight, again, tipped = particle(0.0), particle(0.0), particle(8.0)
+    assert np.array_equal(straight.positions, again.positions) and "tilt_max" not in straight.info
+    assert tipped.info["tilt_max"] == 8.0 and len(tipped) == len(straight)
+    count = [len({tuple(p) for p in np.round(a.positions[:, :2], 1)}) for a in (straight, tipped)]
+    assert count[0] < count[1]
+    z = [np.ptp(a.positions[:, 2]) for a in (straight, tipped)]  # a tilt of <= 8 degrees barely changes the depth
+    assert abs(z[1] - z[0]) < 0.3 * z[0]
+
     calls = []
 
     def fake(atoms, m, method):  # the images' contents do not matter here: no abTEM run
