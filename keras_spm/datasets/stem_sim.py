@@ -317,6 +317,8 @@ def pt_mo_particle(
 
     if not 0.0 <= mo_fraction <= 1.0:
         raise ValueError(f"mo_fraction must be in [0, 1], got {mo_fraction}.")
+    if not 0.0 <= max_tilt <= 90.0:
+        raise ValueError(f"max_tilt is an angle in degrees in [0, 90], got {max_tilt}.")
     shape = shape or str(rng.choice(SHAPES))
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}.")

@@ -69,6 +69,8 @@ def test_pt_mo_particles_compositions_split_and_resumable_writer(tmp_path):
     assert count[0] < count[1]
     z = [np.ptp(a.positions[:, 2]) for a in (straight, tipped)]  # a tilt of <= 8 degrees barely changes the depth
     assert abs(z[1] - z[0]) < 0.3 * z[0]
+    with pytest.raises(ValueError, match="max_tilt"):
+        particle(-5.0)
 
     calls = []
 
