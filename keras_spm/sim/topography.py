@@ -345,8 +345,6 @@ def random_topography(
 
 #: share of clean surfaces imaged by a worn tip (:func:`_as_imaged`); the rest by a sharp one
 P_WORN_TIP = 0.4
-#: a surface whose relief (robust height range) is under this many pixels is imaged by a sharp tip (see _as_imaged)
-WORN_TIP_MIN_RELIEF_PX = 2.0
 SHARP_TIP_PX = (0.3, 2.0)  # apex radius in pixels, spherical cap on a 10-30 degree cone
 WORN_TIP_PX = (1.5, 5.0)  # apex radius in pixels, any tip shape, 15-35 degree walls
 
@@ -360,20 +358,11 @@ def _as_imaged(
     by a worn one (parabolic, spherical or pyramidal, 1.5-5 px apex): real clean scans (the AFM grating, the rods, the
     STM molecular lattice of the validation/test files) are already that wide, and a tip-artifact remover must leave
     them alone; only what a further, blunter or double tip adds (``tip.corrupt``: 2-12 px) is an artifact.
-
-    Those worn-tip scans all have a relief of 5-30 pixels. Where the relief is under :data:`WORN_TIP_MIN_RELIEF_PX`
-    pixels (atomic-resolution STM, AFM with pixels of tens of nm), a tip of a few pixels is not what real clean scans
-    show (Si(111)-7x7, the BTFO and PTO scans resolve sub-pixel detail), and a worn-tip "clean" there looks like a
-    corrupted scan: it taught the remover to leave blunt-tip artifacts on low-relief scans alone (session 22). So
-    low-relief surfaces get a sharp tip unless ``worn`` says otherwise.
     """
     from .tip import TIP_KINDS, make_tip, simulate_scan
 
     drawn = rng.random() < P_WORN_TIP  # drawn either way: a given ``worn`` leaves the other draws as they were
-    if worn is None:
-        lo, hi = np.quantile(z, [0.005, 0.995])
-        worn = drawn and (hi - lo) >= WORN_TIP_MIN_RELIEF_PX * px
-    worn = bool(worn)
+    worn = drawn if worn is None else bool(worn)
     if worn:
         kind = str(TIP_KINDS[rng.integers(len(TIP_KINDS))])
         radius = _loguniform(rng, *WORN_TIP_PX) * px
