@@ -163,6 +163,13 @@ def test_pix2pix_with_simulated_pairs_validates_on_held_out_compositions(shared_
     assert state["monitor"] == "val_mean_nrmse" and state["config"]["sim_val"] == [str(sim)]
     with pytest.raises(SystemExit):
         fit_gan.parse_args(["--model", "cyclegan", "--out", str(out), "--sim-pairs", str(sim)])
+    with pytest.raises(SystemExit):  # a real share needs simulated pairs to share with, and lies in (0, 1]
+        fit_gan.parse_args(["--model", "pix2pix", "--out", str(out), "--real-share", "0.5"])
+    with pytest.raises(SystemExit):
+        fit_gan.parse_args(["--model", "pix2pix", "--out", str(out), "--sim-pairs", str(sim), "--real-share", "0"])
+    args = fit_gan.parse_args([*argv, "--real-share", "0.5"])
+    ds, _ = fit_gan.datasets(args, 0)
+    assert next(iter(ds))[0].shape[0] == 1
 
 
 def test_bad_options_name_the_fix(tmp_path):

@@ -128,6 +128,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "real training pairs (held-out compositions are never read from it)",
     )
     p.add_argument(
+        "--real-share",
+        type=float,
+        default=None,
+        help="pix2pix with --sim-pairs: share of training crops drawn from the real pairs (default: every pair "
+        "equally often, so many simulated pairs outweigh the 14 real ones)",
+    )
+    p.add_argument(
         "--sim-val",
         type=Path,
         action="append",
@@ -190,6 +197,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(f"--init-generators {path}: no such file; give two generator .keras files (sim->real, real->sim).")
     if (args.sim_pairs or args.sim_val) and args.model != "pix2pix":
         p.error("--sim-pairs / --sim-val are for pix2pix (simulated STEM pairs).")
+    if args.real_share is not None and not (args.sim_pairs and 0 < args.real_share <= 1):
+        p.error("--real-share needs --sim-pairs and a value in (0, 1], e.g. 0.5.")
     if args.val_pairs:
         from keras_spm.datasets.stem_pairs import TRAIN_INDICES
 
@@ -279,9 +288,15 @@ def datasets(args, epoch: int):
 
             train_idx = [i for i in stem_pairs.TRAIN_INDICES if i not in args.val_pairs]
             pairs = [tuple(stem_pairs.normalize(x) for x in stem_pairs.load_pair(i, args.data_root)) for i in train_idx]
+            n_real = len(pairs)
             for folder in args.sim_pairs:
                 pairs += stem_sim.load_pairs(folder, stem_sim.composition_split()["train"])
-            return stem_dataset(batch_size=args.batch_size, crop=args.crop, seed=seed, pairs=pairs), None
+            weights = None
+            if args.real_share is not None and len(pairs) > n_real:
+                share = args.real_share
+                weights = [share / n_real] * n_real + [(1 - share) / (len(pairs) - n_real)] * (len(pairs) - n_real)
+            ds = stem_dataset(batch_size=args.batch_size, crop=args.crop, seed=seed, pairs=pairs, weights=weights)
+            return ds, None
         return stem_dataset("train", args.batch_size, args.crop, seed=seed, root=args.data_root), None
     from keras_spm.datasets import afm_style
 

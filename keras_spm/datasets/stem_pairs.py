@@ -169,10 +169,12 @@ def stem_dataset(
     flips: bool = True,
     root: str | Path | None = None,
     pairs: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
+    weights: Iterable[float] | None = None,
 ):
     """Endless ``tf.data`` stream of aligned ``(convolution, multislice)`` crops, (B, crop, crop, 1) in [-1, 1].
 
-    ``pairs`` (normalised [0, 1] arrays) replaces the files, e.g. for tests or other materials.
+    ``pairs`` (normalised [0, 1] arrays) replaces the files, e.g. for tests or other materials. ``weights`` (one
+    per pair, >= 0) makes some pairs drawn more often than others, e.g. a few real pairs among many simulated ones.
     """
     import tensorflow as tf
 
@@ -184,11 +186,17 @@ def stem_dataset(
     for i, (a, b) in enumerate(pairs):
         if np.shape(a) != np.shape(b):
             raise ValueError(f"pair {i}: convolution {np.shape(a)} and multislice {np.shape(b)} differ in shape.")
+    p = None
+    if weights is not None:
+        p = np.asarray(list(weights), dtype=np.float64)
+        if p.shape != (len(pairs),) or not np.all(np.isfinite(p)) or p.min() < 0 or p.sum() <= 0:
+            raise ValueError(f"weights must be {len(pairs)} finite values >= 0 with a positive sum, got {p.tolist()}.")
+        p = p / p.sum()
 
     def crops():
         rng = np.random.default_rng(seed)
         while True:
-            a, b = pairs[rng.integers(len(pairs))]
+            a, b = pairs[rng.choice(len(pairs), p=p)]
             a, b = aligned_random_crop(a, b, crop, rng, flips)
             yield to_tanh_range(a)[..., None], to_tanh_range(b)[..., None]
 

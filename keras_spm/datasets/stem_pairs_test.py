@@ -126,3 +126,12 @@ def test_legacy_metric_reproduces_the_source_number(shared_data):
     root = shared_data / "stem" / "pt_mo5"
     errors = [stem_pairs.legacy_nrmse(*load_pair(i, root)) for i in range(1, 20)]
     assert 1 - np.mean(errors) == pytest.approx(0.42098796707235264, abs=1e-6)
+
+
+def test_weights_choose_how_often_each_pair_is_drawn():
+    zeros, ones = np.zeros((32, 32)), np.ones((32, 32))
+    ds = stem_dataset(pairs=[(zeros, zeros), (ones, ones)], weights=[0.0, 1.0], crop=32, batch_size=4, flips=False)
+    conv, _ = next(iter(ds))
+    assert np.all(conv.numpy() == 1.0)  # only the second pair ([0, 1] value 1 -> tanh range 1)
+    with pytest.raises(ValueError, match="weights"):
+        stem_dataset(pairs=[(zeros, zeros)], weights=[1.0, 1.0])
