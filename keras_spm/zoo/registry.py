@@ -145,7 +145,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "xyz": ZooEntry(
         repo_id="keras-spm/xyz",
         revision=None,
-        sha256="9bb161e01682318ba324090fa18216766332a8a9b9a112b09d046ac8402d4952",
+        sha256="47645fd45689339070a1da474df6f80f062e289a695a113055386370390a1de4",
         kind="afm.xyz",
         description="Atom positions (16x16 grid: P(atom) + x/y/z offsets) of the top layer from a 128x128x10 CO-tip "
         "AFM stack; light set, positions in the image frame (below the thesis accuracy, see its card)",
