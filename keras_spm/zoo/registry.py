@@ -160,7 +160,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_6slice": ZooEntry(
         repo_id="keras-spm/dsh_6slice",
         revision=None,
-        sha256="e46a15917b9f7c9f5d21acab5651f566d4bdb25c99a3b1d6d5a2c0f168a959ad",
+        sha256="c8db8e103140b33b4fb4d2e9016b955facdbaf1136ba8b4e24c321ca43d03ec8",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set",
     ),
