@@ -196,7 +196,7 @@ def stem_dataset(
     def crops():
         rng = np.random.default_rng(seed)
         while True:
-            a, b = pairs[rng.choice(len(pairs), p=p)]
+            a, b = pairs[rng.integers(len(pairs)) if p is None else rng.choice(len(pairs), p=p)]
             a, b = aligned_random_crop(a, b, crop, rng, flips)
             yield to_tanh_range(a)[..., None], to_tanh_range(b)[..., None]
 
