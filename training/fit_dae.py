@@ -82,6 +82,12 @@ def parse_args(argv) -> argparse.Namespace:
         help="tip variants: quantile of the tip profile's pinball loss (0.5 = MAE; lower = prefer a too-sharp tip, "
         "i.e. leave undecidable clean scans alone; keras_spm.models.dae.TipQuantileLoss)",
     )
+    p.add_argument(
+        "--tip-apex-scale",
+        type=float,
+        default=None,
+        help="tip variants: weight the tip loss by exp(-r / this many px) around the apex (default: equal weights)",
+    )
     p.add_argument("--keep-epochs", action="store_true", help="also save every epoch as epochNN.keras (for choosing)")
     p.add_argument("--workers", type=int, default=1, help="topography: processes making the training pairs")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
@@ -217,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         # XLA (keras' "auto" on TF) is slower on CPU for these conv nets: 1.2 vs 0.76 s per step, 18 vs 8 s to compile
         loss, weights = dae.preset_loss(preset), None
         if tips:  # restoration loss on the eroded heights + the tip profile's pinball loss (MAE at quantile 0.5)
-            tip_loss = dae.TipQuantileLoss(args.tip_quantile)
+            tip_loss = dae.TipQuantileLoss(args.tip_quantile, apex_scale=args.tip_apex_scale)
             loss, weights = [loss, tip_loss], [1.0, dae.PRESETS[preset]["tip_weight"]]
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
@@ -231,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": preset,
             "params": model.count_params(),
             "tip_quantile": args.tip_quantile,
+            "tip_apex_scale": args.tip_apex_scale,
         }
         write_json(state_path, state)
     ds = (

@@ -174,3 +174,20 @@ def test_tip_quantile_loss_is_mae_at_half_and_penalises_blunt_estimates_more_bel
     assert TipQuantileLoss.from_config(low.get_config()).quantile == 0.2
     with pytest.raises(ValueError, match="quantile"):
         TipQuantileLoss(1.0)
+
+
+def test_tip_quantile_loss_apex_scale_weights_errors_near_the_apex_more():
+    from keras_spm.models.dae import TipQuantileLoss
+
+    true = np.zeros((1, 25, 25, 1), np.float32)
+    near, far = true.copy(), true.copy()
+    near[0, 12, 13, 0] = 1.0  # 1 px from the apex
+    far[0, 0, 0, 0] = 1.0  # a corner
+    equal, weighted = TipQuantileLoss(0.5), TipQuantileLoss(0.5, apex_scale=2.0)
+    assert np.isclose(float(equal(true, near)), float(equal(true, far)))
+    assert float(weighted(true, near)) > 100 * float(weighted(true, far))
+    flat = np.ones_like(true)  # weights average 1: a uniform error costs what it costs unweighted
+    assert np.isclose(float(weighted(true, flat)), float(equal(true, flat)), rtol=1e-5)
+    assert TipQuantileLoss.from_config(weighted.get_config()).apex_scale == 2.0
+    with pytest.raises(ValueError, match="apex_scale"):
+        TipQuantileLoss(0.5, apex_scale=0.0)
