@@ -59,3 +59,21 @@ def test_cases_are_grouped_by_the_kind_of_tip_that_corrupted_them():
     }
     by_tip = tip_artifacts.summarise(rows, "tip")["m"]
     assert by_tip["single"]["n"] == 2 and np.isclose(by_tip["single"]["psnr"], 21.0) and by_tip["double"]["psnr"] == 30
+
+
+def test_relief_table_has_every_class_and_an_identity_model_is_counted_as_untouched():
+    import keras
+    import numpy as np
+
+    cases = tip_artifacts.relief_cases(1, seed=3)
+    assert [c["kind"] for c in cases] == ["relief 0-1 px", "relief 1-2 px", "relief 2-8 px", "relief 8-inf px"]
+    for c, (lo, hi) in zip(cases, tip_artifacts.RELIEF_CLASSES, strict=True):
+        a, b = np.percentile(c["clean"], [0.5, 99.5])
+        assert lo <= (b - a) / c["pixel"] < hi and "tip" in c
+    inp = keras.Input((None, None, 2))
+    identity = keras.Model(inp, keras.layers.Lambda(lambda x: x[..., :1])(inp))
+    out = tip_artifacts.by_relief({"id": identity}, 1, seed=3)
+    assert set(out["share_untouched"]["id"].values()) == {1.0}
+    assert np.isclose(
+        out["per_relief"]["id"]["relief 0-1 px"]["psnr"], out["per_relief"]["corrupted"]["relief 0-1 px"]["psnr"]
+    )
