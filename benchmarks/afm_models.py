@@ -138,9 +138,11 @@ def augment_test_stacks(xs: dict, recipe: str, seed: int = 7) -> dict:
     return {t: np.stack([AUGMENTATIONS[recipe](s, rng) for s in x]) for t, x in xs.items()}
 
 
-def predict(model, xs: dict, batch_size: int = 32) -> dict:
-    """Batched prediction of raw stacks (the model scales them) through the traced fast path of keras_spm.inference."""
+def predict(model, xs: dict, batch_size: int = 32, tta: bool = False) -> dict:
+    """Batched prediction of raw stacks (the model scales them) through the traced fast path of keras_spm.inference;
+    ``tta`` averages the eight mirror / 90-degree views (keras_spm.inference.symmetry)."""
     from keras_spm.inference import fast_call
+    from keras_spm.inference.symmetry import dihedral_average
     from keras_spm.zoo.presets import ED_AFM_SLICES
 
     depth, simulated = model.inputs[0].shape[-1], next(iter(xs.values())).shape[-1]
@@ -152,15 +154,16 @@ def predict(model, xs: dict, batch_size: int = 32) -> dict:
     outs = []
     for start in range(0, n, batch_size):
         batch = {t: x[start : start + batch_size] for t, x in xs.items()}
-        outs.append(fast_call(model, batch))
+        call = lambda b: fast_call(model, b)  # noqa: E731
+        outs.append(dihedral_average(call, batch) if tta else call(batch))
     return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
-def evaluate(model, kind: str, xs: dict, ys: dict, xyz_min_distance: float | None = None) -> dict:
+def evaluate(model, kind: str, xs: dict, ys: dict, xyz_min_distance: float | None = None, tta: bool = False) -> dict:
     from keras_spm.models.afm import decode_xyz_prediction, decode_xyz_target, detection_scores, map_metrics
     from keras_spm.models.afm.metrics import XYZ_MIN_DISTANCE
 
-    pred = predict(model, xs)
+    pred = predict(model, xs, tta=tta)
     if kind == "xyz":
         apart = XYZ_MIN_DISTANCE if xyz_min_distance is None else xyz_min_distance
         p_atoms = [
@@ -488,6 +491,11 @@ def main(argv=None) -> int:
         help="labels where the tilted tip images the atoms (image) or at their nominal positions (keras_spm before "
         "2026-11-22)",
     )
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="average the 8 mirror / 90-degree views of each stack (keras_spm.predict(tta=True))",
+    )
     parser.add_argument("--tag", default=None, help="results file name stem (default: zoo name or checkpoint folder)")
     args = parser.parse_args(argv)
     if not args.model and not args.speed:
@@ -512,7 +520,8 @@ def main(argv=None) -> int:
             "noise": args.noise,
             "test_augmentation": args.test_augmentation,
             "labels": "nominal positions" if args.label_frame == "nominal" else "image frame (follow the tip tilt)",
-            "metrics": evaluate(model, kind, xs, ys, args.xyz_min_distance),
+            "tta": args.tta,
+            "metrics": evaluate(model, kind, xs, ys, args.xyz_min_distance, args.tta),
         }
         noisy = f", noise c = {args.noise}" if args.noise else ""
         noisy += f", test stacks augmented ({args.test_augmentation})" if args.test_augmentation else ""
@@ -531,6 +540,7 @@ def main(argv=None) -> int:
         stem += f"_noise{args.noise:g}" if args.noise else ""
         stem += f"_aug-{args.test_augmentation}" if args.test_augmentation else ""
         stem += "_nominal" if args.label_frame == "nominal" else ""
+        stem += "_tta" if args.tta else ""
         (args.out / f"afm_models_{stem}_{args.set_name}.json").write_text(json.dumps(result, indent=1))
     if args.speed == "all":
         result = speed()

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="numeric precision (keras_spm.precision): auto = bf16 only on a CPU with native bf16 for a model "
         "that passed the bf16 checks, else float32",
     )
+    p.add_argument(
+        "--no-tta",
+        dest="tta",
+        action="store_false",
+        help="AFM models: one pass of the network instead of the mean over the stack's 8 mirror / 90-degree views",
+    )
     p.set_defaults(run=run_predict)
     z = sub.add_parser("zoo", help="the model zoo")
     z.add_argument("action", choices=("list",))
@@ -156,6 +162,7 @@ def run_predict(args) -> int:
             batch_size=args.batch_size,
             precision=args.precision,
             progress=sys.stderr.isatty(),
+            tta=None if args.tta else False,
             log=say,
         )
     results = result if isinstance(result, list) else [result]

@@ -72,6 +72,7 @@ def predict(
     batch_size: int = 8,
     precision: str | None = None,
     progress: bool = False,
+    tta: bool | None = None,
     log=None,
 ):
     """Run a zoo model on real inputs; a :class:`Prediction` (a list of them for several images).
@@ -84,14 +85,20 @@ def predict(
     ``level_mode`` (the preset's default: a plane). Image models take
     images of any size, padded to the generator's stride and cropped back. ``pixel_size`` (nm; Angstrom for AFM
     arrays is not needed) overrides the file's. ``precision``: ``keras_spm.precision`` (``"auto"``,
-    ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``log(line)`` receives the notes as they happen (e.g. ``print``).
+    ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``tta`` (AFM models; default on) averages
+    the predictions of the stack's eight mirror / 90-degree views (:mod:`.symmetry`: on validation molecules ES r
+    0.854 -> 0.874, atom position error -4 to -7 %; 8x the time of one pass, well under a second per stack);
+    ``tta=False`` gives the single pass of the network. ``log(line)`` receives the notes as they happen (e.g. ``print``).
     """
     model, name, spec, precision_note = load(name_or_model, preset, precision)
     if precision_note and log is not None:
         log(precision_note)
     kind = spec.input.kind
+    if tta and kind != "afm_stack":
+        raise ValueError(f"tta=True averages mirrored views of AFM stacks; {name!r} takes {kind} inputs: drop tta.")
+    tta = kind == "afm_stack" if tta is None else bool(tta)
     if kind == "afm_stack":
-        results = [_predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log)]
+        results = [_predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log, tta)]
     else:
         items = _as_items(inputs, kind)
         if kind == "topography":
@@ -143,12 +150,13 @@ def valid_mask(size: tuple[float, float], pixel_size: float, shape: tuple[int, i
     return mask
 
 
-def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log) -> Prediction:
+def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log, tta=False) -> Prediction:
     from keras_spm import io
     from keras_spm.models.afm import check_stack, decode_xyz_prediction
     from keras_spm.zoo.presets import ASD_AFM_STACK
 
     from .fast import fast_call
+    from .symmetry import DIHEDRAL, dihedral_average
 
     tips, shape = spec.input.tips, spec.input.shape
     notes: list[str] = []
@@ -191,7 +199,13 @@ def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log) -
         warnings.warn(message, UserWarning, stacklevel=3)
         _emit(log, notes, "warning: " + message)
     x = {t: stacks[t][None] for t in tips}
-    out = {k: np.asarray(v)[0] for k, v in fast_call(model, x if len(tips) > 1 else x[tips[0]]).items()}
+    x = x if len(tips) > 1 else x[tips[0]]
+    if tta:
+        _emit(log, notes, f"test-time augmentation: the mean of the {len(DIHEDRAL)} mirror / 90-degree views")
+        raw = dihedral_average(lambda s: fast_call(model, s), x)
+    else:
+        raw = fast_call(model, x)
+    out = {k: np.asarray(v)[0] for k, v in raw.items()}
     arrays = {"input": stacks[tips[0]]} if len(tips) == 1 else {f"input_{t}": s for t, s in stacks.items()}
     arrays.update(out)
     arrays["valid"] = valid

@@ -73,3 +73,18 @@ def test_a_six_slice_model_gets_slices_2_to_7_of_the_10_closest(shared_data):
     assert any("picked 10 of" in n for n in result.notes)
     assert any("slices 2-7 of those 10" in n for n in result.notes)
     assert result.arrays["height"].shape[-2:] == result.arrays["valid"].shape[-2:]
+
+
+def test_tta_output_has_the_symmetry_of_its_input_and_is_refused_for_non_afm_models():
+    raw = np.random.default_rng(3).standard_normal((128, 128, 10)).astype("float32") * 4 - 9
+    mirrored = (raw + raw[::-1]) / 2  # symmetric under x -> -x: the averaged prediction must be too
+    plain = keras_spm.predict("xyz", mirrored, tta=False)
+    tta = keras_spm.predict("xyz", mirrored)  # the default for AFM models
+    assert any("test-time augmentation" in n for n in tta.notes)
+    p, off = tta["xyz_class"][..., 1], tta["xyz_offset"]
+    np.testing.assert_allclose(p, p[::-1], atol=1e-5)
+    np.testing.assert_allclose(off[..., 0], -off[::-1, :, 0], atol=1e-5)  # x offsets mirror with a sign change
+    np.testing.assert_allclose(off[..., 1:], off[::-1, :, 1:], atol=1e-5)
+    assert not np.allclose(plain["xyz_class"][..., 1], plain["xyz_class"][::-1, :, 1], atol=1e-5)
+    with pytest.raises(ValueError, match="drop tta"):
+        keras_spm.predict("pix2pix_stem", np.ones((64, 64), "float32"), tta=True)
