@@ -246,7 +246,7 @@ PRESETS: dict[str, ZooPreset] = {
         postprocessing="restore",
         recipe=TrainingRecipe(
             "dae",
-            loss="MAE + SSIM + image gradient of the eroded scan + pinball loss (quantile 0.35) of the tip profile",
+            loss="MAE + SSIM + image gradient of the eroded scan + pinball loss (quantile 0.35, weighted exp(-r / 2 px) around the apex) of the tip profile",
             command="see the model card",
         ),
         figure="before_after",

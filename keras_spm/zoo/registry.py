@@ -128,7 +128,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dae_tip_artifacts": ZooEntry(
         repo_id="keras-spm/dae_tip_artifacts",
         revision=None,
-        sha256="c125371dedf1bb8f07df76bed9420a49ac09d6c334cf1fc059b327bfee88f9ba",
+        sha256="e7af614eb53baf4bf2017be9341942c09814e3c09989df027c7170a1c6940356",
         kind="dae.tip_erosion_dae_raw",
         description="Tip-artifact removal for topographies: Villarrubia erosion by a tip estimated from the scan "
         "(keras_spm.models.dae.estimate_tip gives it), scale-aware: heights and pixel size in one unit (metres in, "
