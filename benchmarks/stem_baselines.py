@@ -102,8 +102,9 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def model_predictor(path: Path):
-    """Whole-image prediction with a saved generator: [0, 1] -> [-1, 1] -> pad to its stride -> G -> crop -> [0, 1]."""
+def model_predictor(path: Path, tta: bool = False):
+    """Whole-image prediction with a saved generator: [0, 1] -> [-1, 1] -> pad to its stride -> G -> crop -> [0, 1];
+    ``tta`` averages the 8 mirror / 90-degree views (``translate(..., tta=True)``, what keras_spm.predict does)."""
     from keras_spm.models.gan import load_generator, translate
 
     generator = load_generator(path, input_shape=(None, None, 1))
@@ -111,7 +112,7 @@ def model_predictor(path: Path):
     def predict(conv: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # padding is expected: sizes are 228-258 px
-            out = translate(generator, stem_pairs.to_tanh_range(conv))
+            out = translate(generator, stem_pairs.to_tanh_range(conv), tta=tta)
         return stem_pairs.from_tanh_range(out)
 
     return predict
@@ -341,13 +342,16 @@ def main(argv=None) -> dict:
         help="skip the Pt-Mo5 test pairs (choosing checkpoints on --val-pairs / --sim-val: the test chooses nothing)",
     )
     parser.add_argument("--no-calibration", action="store_true", help="leave out the '+ mean calibration' rows")
+    parser.add_argument(
+        "--tta", action="store_true", help="models: the mean of each image's 8 mirror / 90-degree views (as predict)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     train = stem_pairs.load_split("train", args.root)
     test = [] if args.no_test else stem_pairs.load_split("test", args.root)
     raw_legacy = [stem_pairs.legacy_nrmse(*stem_pairs.load_pair(i, args.root)) for i in range(1, 20)]
-    models = {path.stem: model_predictor(path) for path in args.model}
+    models = {path.stem + ("_tta" if args.tta else ""): model_predictor(path, args.tta) for path in args.model}
     calibrate = not args.no_calibration
 
     results, targets, best_name, rows = {}, {}, None, {}

@@ -85,8 +85,9 @@ def predict(
     ``level_mode`` (the preset's default: a plane). Image models take
     images of any size, padded to the generator's stride and cropped back. ``pixel_size`` (nm; Angstrom for AFM
     arrays is not needed) overrides the file's. ``precision``: ``keras_spm.precision`` (``"auto"``,
-    ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``tta`` (AFM models; default on) averages
-    the predictions of the stack's eight mirror / 90-degree views (:mod:`.symmetry`: on validation molecules ES r
+    ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``tta`` (default on for AFM models and
+    pix2pix_stem, :attr:`~keras_spm.zoo.presets.ZooPreset.test_time_views`) averages the predictions of the input's
+    eight mirror / 90-degree views (:mod:`.symmetry`: on validation molecules ES r
     0.854 -> 0.874, atom position error -4 to -7 %; 8x the time of one pass, well under a second per stack);
     ``tta=False`` gives the single pass of the network. ``log(line)`` receives the notes as they happen (e.g. ``print``).
     """
@@ -94,9 +95,12 @@ def predict(
     if precision_note and log is not None:
         log(precision_note)
     kind = spec.input.kind
-    if tta and kind != "afm_stack":
-        raise ValueError(f"tta=True averages mirrored views of AFM stacks; {name!r} takes {kind} inputs: drop tta.")
-    tta = kind == "afm_stack" if tta is None else bool(tta)
+    if tta and spec.test_time_views == 1:
+        raise ValueError(
+            f"tta=True averages mirrored / turned views; {name!r} depends on the image's orientation (scan lines, "
+            "styles), so it has none: drop tta."
+        )
+    tta = spec.test_time_views > 1 if tta is None else bool(tta)
     if kind == "afm_stack":
         results = [_predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log, tta)]
     else:
@@ -107,7 +111,7 @@ def predict(
             )
         else:
             results = _predict_images(
-                model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log
+                model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, tta
             )
     if precision_note:
         for r in results:
@@ -332,7 +336,7 @@ def _scaled_source(spec, images: np.ndarray) -> np.ndarray:
     return np.asarray(preprocessing.LAYERS[spec.preprocessing](dtype="float32")(images), np.float32)
 
 
-def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log):
+def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, tta=False):
     """Images of any size: centred reflection padding to the stride, cropped back and recalibrated, as ``translate``.
 
     Padding only the bottom and right moved the 64-stride pix2pix U-Net off its result (Pt-Mo5 test pair 13: RMSE /
@@ -343,9 +347,19 @@ def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, b
     from keras_spm.models.gan.calibration import find_calibration, recalibrate
 
     from .fast import fast_call
+    from .symmetry import DIHEDRAL, dihedral_average
 
     multiple = spec.input.multiple
     calibration = find_calibration(model)
+
+    def run(raw: np.ndarray) -> np.ndarray:  # (B, H, W) -> (B, H, W, 1)
+        padded, box = pad_to_multiple(np.moveaxis(raw, 0, -1), multiple, warn=False)  # pads axes 0, 1 = H, W
+        x = np.moveaxis(padded, -1, 0)[..., None]
+        y = crop_back(np.asarray(fast_call(model, x)), box)
+        if calibration is not None and x.shape[1:3] != raw.shape[1:3]:
+            y = recalibrate(calibration, _scaled_source(spec, raw[..., None]), y)  # in-model means saw the padding
+        return y
+
     images, sources = [], []
     for item in items:
         images.append(np.asarray(item, np.float64) if isinstance(item, np.ndarray) else read_matrix(Path(item)))
@@ -357,11 +371,7 @@ def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, b
     batches = [idx[k : k + batch_size] for idx in by_shape.values() for k in range(0, len(idx), batch_size)]
     for batch in _progress(batches, progress and len(images) > 1):
         raw = np.stack([images[i] for i in batch]).astype(np.float32)  # (B, H, W)
-        padded, box = pad_to_multiple(np.moveaxis(raw, 0, -1), multiple, warn=False)  # pads axes 0, 1 = H, W
-        x = np.moveaxis(padded, -1, 0)[..., None]
-        y = crop_back(np.asarray(fast_call(model, x)), box)
-        if calibration is not None and x.shape[1:3] != raw.shape[1:3]:
-            y = recalibrate(calibration, _scaled_source(spec, raw[..., None]), y)  # in-model means saw the padding
+        y = dihedral_average(lambda b: {"y": run(b)}, raw)["y"] if tta else run(raw)
         for i, out in zip(batch, y[..., 0], strict=True):
             outputs[i] = out
     results = []
@@ -373,6 +383,8 @@ def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, b
             how += ", mean calibration redone on the image"
         _emit(log, notes, f"{sources[i]}: {h}x{w} px" + (how if h % multiple or w % multiple else ""))
         _emit(log, notes, f"scaled inside the model ({spec.preprocessing}); output in [-1, 1]")
+        if tta:
+            _emit(log, notes, f"test-time augmentation: the mean of the {len(DIHEDRAL)} mirror / 90-degree views")
         arrays = {"input": image.astype(np.float32), "translated": outputs[i].astype(np.float32)}
         meta = {"output": "translated", "output_title": name.replace("_", " ")}
         results.append(Prediction(name, sources[i], arrays, notes, spec.figure, meta))

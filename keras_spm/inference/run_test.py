@@ -57,15 +57,22 @@ def test_pix2pix_on_an_odd_sized_image_matches_translate(shared_data, monkeypatc
     from keras_spm.models.gan import translate
 
     conv, ms = stem_pairs.load_pair(13, shared_data / "stem" / "pt_mo5")  # 230 x 245 px, stride 64
-    got = keras_spm.predict("pix2pix_stem", np.stack([conv, conv[::-1]]), batch_size=2)  # a batch of two
+    scaled = stem_pairs.to_tanh_range(stem_pairs.normalize(conv))
+    got = keras_spm.predict("pix2pix_stem", np.stack([conv, conv[::-1]]), batch_size=2, tta=False)  # a batch of two
     with pytest.warns(UserWarning, match="not multiples of the generator stride 64"):
-        want = translate(zoo.load("pix2pix_stem"), stem_pairs.to_tanh_range(stem_pairs.normalize(conv)))
+        want = translate(zoo.load("pix2pix_stem"), scaled)
     assert "centred" in got[0].notes[0] and "calibration redone" in got[0].notes[0]
     np.testing.assert_allclose(got[0]["translated"], want, atol=1e-4)
     err = stem_pairs.image_metrics(stem_pairs.from_tanh_range(got[0]["translated"]), stem_pairs.normalize(ms))
     assert err["nrmse_mean"] < 0.2 and abs(err["mean_intensity_error"]) < 0.02
-    alone = keras_spm.predict("pix2pix_stem", conv[::-1])["translated"]  # batching changes nothing
+    alone = keras_spm.predict("pix2pix_stem", conv[::-1], tta=False)["translated"]  # batching changes nothing
     np.testing.assert_allclose(got[1]["translated"], alone, atol=1e-4)
+    views = keras_spm.predict("pix2pix_stem", conv)  # the default: the mean of the 8 views, as translate(tta=True)
+    with pytest.warns(UserWarning, match="not multiples"):
+        np.testing.assert_allclose(
+            views["translated"], translate(zoo.load("pix2pix_stem"), scaled, tta=True), atol=1e-4
+        )
+    assert any("8 mirror" in n for n in views.notes)
 
 
 def test_a_six_slice_model_gets_slices_2_to_7_of_the_10_closest(shared_data):
@@ -75,7 +82,7 @@ def test_a_six_slice_model_gets_slices_2_to_7_of_the_10_closest(shared_data):
     assert result.arrays["height"].shape[-2:] == result.arrays["valid"].shape[-2:]
 
 
-def test_tta_output_has_the_symmetry_of_its_input_and_is_refused_for_non_afm_models():
+def test_tta_output_has_the_symmetry_of_its_input_and_is_refused_for_orientation_dependent_models():
     raw = np.random.default_rng(3).standard_normal((128, 128, 10)).astype("float32") * 4 - 9
     mirrored = (raw + raw[::-1]) / 2  # symmetric under x -> -x: the averaged prediction must be too
     plain = keras_spm.predict("xyz", mirrored, tta=False)
@@ -87,4 +94,4 @@ def test_tta_output_has_the_symmetry_of_its_input_and_is_refused_for_non_afm_mod
     np.testing.assert_allclose(off[..., 1:], off[::-1, :, 1:], atol=1e-5)
     assert not np.allclose(plain["xyz_class"][..., 1], plain["xyz_class"][::-1, :, 1], atol=1e-5)
     with pytest.raises(ValueError, match="drop tta"):
-        keras_spm.predict("pix2pix_stem", np.ones((64, 64), "float32"), tta=True)
+        keras_spm.predict("cyclegan_afm_sim2exp", np.ones((64, 64), "float32"), tta=True)

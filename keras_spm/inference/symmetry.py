@@ -71,15 +71,16 @@ def dihedral_average(
     """The mean of ``call``'s outputs over the first ``views`` of :data:`DIHEDRAL` (8: all; 4: the flips alone).
 
     ``call`` maps a batch of stacks (an array, or a dict of arrays for several tips) to a dict of outputs, e.g.
-    ``lambda s: fast_call(model, s)``. Every output must have the spatial axes 1 and 2 of the input's window (the
-    maps and the xyz grid do); a scalar output per sample would be wrong to flip, so it is refused.
+    ``lambda s: fast_call(model, s)``. Every output must have the spatial axes 1 and 2 of the input (the maps and
+    the xyz grid do); a scalar output per sample would be wrong to flip, so it is refused. Non-square inputs work
+    when ``call`` takes both orientations (images of any size; the AFM models' window is square).
     """
     if not 1 <= views <= len(DIHEDRAL):
         raise ValueError(f"views must be 1-{len(DIHEDRAL)}, got {views}.")
     arrays = x if isinstance(x, dict) else {None: x}
     for a in arrays.values():
-        if np.ndim(a) < 3 or np.shape(a)[1] != np.shape(a)[2]:
-            raise ValueError(f"stacks must be (batch, n, n, ...) on a square window, got shape {np.shape(a)}.")
+        if np.ndim(a) < 3:
+            raise ValueError(f"inputs must be (batch, x, y, ...) with two spatial axes, got shape {np.shape(a)}.")
     total: dict[str, np.ndarray] = {}
     for view in DIHEDRAL[:views]:
         seen = {k: transform_input(np.asarray(a), view) for k, a in arrays.items()}

@@ -41,8 +41,10 @@ def test_several_tips_are_transformed_together_and_bad_shapes_are_refused():
     x = {"CO": np.random.default_rng(2).random((1, 8, 8, 2)), "Xe": np.random.default_rng(3).random((1, 8, 8, 2))}
     out = dihedral_average(lambda s: {"es": s["CO"][..., 0] - s["Xe"][..., 0]}, x)
     np.testing.assert_allclose(out["es"], x["CO"][..., 0] - x["Xe"][..., 0], atol=1e-6)
-    with pytest.raises(ValueError, match="square window"):
-        dihedral_average(lambda s: {}, np.zeros((1, 8, 6, 2)))
+    wide = np.random.default_rng(4).random((2, 8, 6))  # not square: views come as (8, 6) and (6, 8)
+    np.testing.assert_allclose(dihedral_average(lambda s: {"y": 3 * s}, wide)["y"], 3 * wide, atol=1e-6)
+    with pytest.raises(ValueError, match="two spatial axes"):
+        dihedral_average(lambda s: {}, np.zeros((8, 6)))
     with pytest.raises(ValueError, match="no spatial axes"):
         dihedral_average(lambda s: {"score": np.zeros((1,))}, np.zeros((1, 8, 8, 2)))
     with pytest.raises(ValueError, match="views"):

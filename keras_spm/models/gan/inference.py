@@ -30,7 +30,7 @@ def _scales_own_input(model: keras.Model) -> bool:
     return any(isinstance(layer, (MinMaxScale, PeakScale)) for layer in model.layers)
 
 
-def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
+def translate(model: keras.Model, images, batch_size: int = 1, tta: bool = False) -> np.ndarray:
     """Apply ``model`` to (H, W), (H, W, C) or (B, H, W, C) float images in [-1, 1]; returns float32 of that shape.
 
     Sizes that are not multiples of :func:`generator_stride` are reflection-padded (with a warning) and
@@ -38,11 +38,12 @@ def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
     peak, :mod:`keras_spm.models.preprocessing`); the [-1, 1] images given here are handed to it as
     ``(x + 1) / 2``, which its scaling maps back to exactly ``x``, so this call gives what it always gave.
     A generator with a :class:`~keras_spm.models.gan.calibration.MeanCalibrationLayer` has its calibration redone
-    on the cropped-back image (inside the model it saw the padding too).
+    on the cropped-back image (inside the model it saw the padding too). ``tta=True`` averages the outputs for the
+    images' 8 mirror / 90-degree views (:mod:`keras_spm.inference.symmetry`): for tasks that do not depend on the
+    image's orientation, such as pix2pix_stem's (Pt-Mo validation pairs: RMSE / mean 0.110 -> 0.108 real, 0.290 ->
+    0.276 simulated), not for CycleGAN styles with scan lines along one axis.
     """
-    from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple
-
-    from .calibration import find_calibration, recalibrate
+    from keras_spm.inference.symmetry import dihedral_average
 
     x = np.asarray(images)
     if x.dtype.kind not in "fiu" or x.dtype.kind == "b":
@@ -77,6 +78,21 @@ def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
         )
     if _scales_own_input(model):
         x = (x + 1.0) / 2.0
+    run = lambda b: {"y": _translate_batch(model, b, batch_size)}  # noqa: E731
+    out = dihedral_average(run, x)["y"] if tta else run(x)["y"]
+    if "channel" in squeeze:
+        out = out[..., 0]
+    if "batch" in squeeze:
+        out = out[0]
+    return out
+
+
+def _translate_batch(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """:func:`translate` of checked (B, H, W, C) float32 input in the model's own input range."""
+    from keras_spm.datasets.stem_pairs import crop_back, pad_to_multiple
+
+    from .calibration import find_calibration, recalibrate
+
     multiple = generator_stride(model)
     h, w = x.shape[1:3]
     if h % multiple or w % multiple:
@@ -98,8 +114,4 @@ def translate(model: keras.Model, images, batch_size: int = 1) -> np.ndarray:
         source = crop_back(x, box)
         source = 2 * source - 1 if _scales_own_input(model) else source  # back to [-1, 1]
         out = recalibrate(calibration, source, out)  # the model took its means over the padded image
-    if "channel" in squeeze:
-        out = out[..., 0]
-    if "batch" in squeeze:
-        out = out[0]
     return out
