@@ -9,6 +9,7 @@ Measured on the campaigns' validation molecules (zoo weights of 2026-12-05), sin
 - xyz (150 molecules): atom position error 0.254 -> 0.243 A on drift-augmented stacks, 0.244 -> 0.227 A on
   clean ones; precision +0.01, recall +0.00-0.01.
 - es (100 molecules): ES r 0.854 -> 0.874, sign agreement 0.869 -> 0.881, ES MSE -17 %, height MSE -10 %.
+- dsh_6slice (100 molecules): disks / spheres / height MSE -7 / -9 / -11 %.
 
 The cost is 8 forward passes: well under a second for one stack on a CPU.
 
