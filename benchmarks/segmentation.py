@@ -71,6 +71,9 @@ def main(argv=None) -> int:
         default=P.MASK_THRESHOLD,
         help="p(inside + border) cut of the particle mask; default chosen on validation images (seed 4242)",
     )
+    p.add_argument(
+        "--views", type=int, default=1, help="average the network over this many mirror views (4: keras_spm.predict's)"
+    )
     args = p.parse_args(argv)
 
     cfg = S.ParticleConfig()
@@ -85,9 +88,8 @@ def main(argv=None) -> int:
         model = P.at_size(keras.models.load_model(args.model, compile=False), cfg.size, cfg.size)
 
         def net(d):
-            probs = P.predict_probabilities(model, d["image"])
-            inst = P.watershed_instances(probs, P.INSIDE_THRESHOLD, args.mask_threshold)
-            return inst, P.instance_scores(inst, probs)
+            seg = P.segment_particles(model, d["image"], cfg.pixel_size, args.mask_threshold, views=args.views)
+            return seg["instances"], seg["scores"]
 
         methods["effunet + watershed"] = net
     methods["otsu + distance watershed"] = lambda d: (lambda i: (i, {k: 1.0 for k in np.unique(i) if k}))(
@@ -141,6 +143,7 @@ def main(argv=None) -> int:
         "config": {k: v for k, v in vars(cfg).items()},
         "model": str(args.model) if args.model else None,
         "mask_threshold": args.mask_threshold,
+        "views": args.views,
         "inside_threshold": P.INSIDE_THRESHOLD,
         "true_size_distribution": true_sizes,
         "table": table,

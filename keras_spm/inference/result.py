@@ -64,7 +64,7 @@ class Prediction:
         written.append(out / f"{stem}_prediction.png")
         if self.table is not None:
             path = out / f"{stem}_particles.csv"
-            columns = list(self.table[0]) if self.table else ["label"]
+            columns = list(self.table[0]) if self.table else self.meta.get("columns", ["label"])  # none found: header
             with open(path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=columns)
                 writer.writeheader()

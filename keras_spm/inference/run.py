@@ -85,11 +85,11 @@ def predict(
     ``level_mode`` (the preset's default: a plane). Image models take
     images of any size, padded to the generator's stride and cropped back. ``pixel_size`` (nm; Angstrom for AFM
     arrays is not needed) overrides the file's. ``precision``: ``keras_spm.precision`` (``"auto"``,
-    ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``tta`` (default on for AFM models and
-    pix2pix_stem, :attr:`~keras_spm.zoo.presets.ZooPreset.test_time_views`) averages the predictions of the input's
-    eight mirror / 90-degree views (:mod:`.symmetry`: on validation molecules ES r
-    0.854 -> 0.874, atom position error -4 to -7 %; 8x the time of one pass, well under a second per stack);
-    ``tta=False`` gives the single pass of the network. ``log(line)`` receives the notes as they happen (e.g. ``print``).
+    ``"float32"``, ``"mixed_bfloat16"``; ``None``: float32 as loaded). ``tta`` (default on where the preset has
+    :attr:`~keras_spm.zoo.presets.ZooPreset.test_time_views` > 1: AFM models and pix2pix_stem 8 mirror / 90-degree
+    views, effunet_nanoparticles its 4 mirror images) averages the predictions of those views (:mod:`.symmetry`;
+    on validation: ES r 0.854 -> 0.874, atom position error -4 to -7 %, segmentation mAP +0.01); ``tta=False``
+    gives the single pass of the network. ``log(line)`` receives the notes as they happen (e.g. ``print``).
     """
     model, name, spec, precision_note = load(name_or_model, preset, precision)
     if precision_note and log is not None:
@@ -107,7 +107,7 @@ def predict(
         items = _as_items(inputs, kind)
         if kind == "topography":
             results = _predict_topography(
-                model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, crop_nan
+                model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, crop_nan, tta
             )
         else:
             results = _predict_images(
@@ -160,7 +160,7 @@ def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log, t
     from keras_spm.zoo.presets import ASD_AFM_STACK
 
     from .fast import fast_call
-    from .symmetry import DIHEDRAL, dihedral_average
+    from .symmetry import dihedral_average
 
     tips, shape = spec.input.tips, spec.input.shape
     notes: list[str] = []
@@ -205,8 +205,9 @@ def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log, t
     x = {t: stacks[t][None] for t in tips}
     x = x if len(tips) > 1 else x[tips[0]]
     if tta:
-        _emit(log, notes, f"test-time augmentation: the mean of the {len(DIHEDRAL)} mirror / 90-degree views")
-        raw = dihedral_average(lambda s: fast_call(model, s), x)
+        views = spec.test_time_views
+        _emit(log, notes, f"test-time augmentation: the mean of the {views} mirror / 90-degree views")
+        raw = dihedral_average(lambda s: fast_call(model, s), x, views=views)
     else:
         raw = fast_call(model, x)
     out = {k: np.asarray(v)[0] for k, v in raw.items()}
@@ -238,7 +239,7 @@ def _progress(items, progress: bool):
 
 
 def _predict_topography(
-    model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, crop_nan=False
+    model, name, spec, items, channel, level_mode, pixel_size, batch_size, progress, log, crop_nan=False, tta=False
 ):
     from .inputs import Topography
 
@@ -257,7 +258,7 @@ def _predict_topography(
         if spec.postprocessing == "restore":
             results.append(_restore(model, name, spec, topo, image, notes, log))
         else:
-            results.append(_particles(model, name, spec, topo, image, notes, log))
+            results.append(_particles(model, name, spec, topo, image, notes, log, spec.test_time_views if tta else 1))
     return results
 
 
@@ -277,7 +278,7 @@ def _restore(model, name, spec, topo, image, notes, log) -> Prediction:
     return Prediction(name, topo.source, arrays, notes, spec.figure, meta)
 
 
-def _particles(model, name, spec, topo, image, notes, log) -> Prediction:
+def _particles(model, name, spec, topo, image, notes, log, views: int = 1) -> Prediction:
     from skimage.measure import regionprops
     from skimage.transform import resize
 
@@ -303,7 +304,13 @@ def _particles(model, name, spec, topo, image, notes, log) -> Prediction:
                   f"{new[0]}x{new[1]} px), the model's training scale")  # fmt: skip
             image = resize(image, new, order=1, mode="edge", anti_aliasing=new[0] < image.shape[0], preserve_range=True)
             px = topo.pixel_size * topo.data.shape[0] / new[0]
-    seg = segment_particles(model, image, px)
+    seg = segment_particles(model, image, px, views=views)
+    if views > 1:
+        _emit(
+            log,
+            notes,
+            f"test-time augmentation: probabilities averaged over the image and its {views - 1} mirror images",
+        )
     inst = seg["instances"]
     table = []
     for region in regionprops(inst):
@@ -325,7 +332,16 @@ def _particles(model, name, spec, topo, image, notes, log) -> Prediction:
         "instances": inst.astype(np.int32),
         "probabilities": seg["probabilities"].astype(np.float16),
     }
-    meta = {"length_unit": unit, "pixel_size": px, "sizes": sizes}
+    columns = [
+        "label",
+        f"diameter_{unit}",
+        f"area_{unit}2",
+        f"centroid_x_{unit}",
+        f"centroid_y_{unit}",
+        "score",
+        "at_edge",
+    ]
+    meta = {"length_unit": unit, "pixel_size": px, "sizes": sizes, "columns": columns}
     return Prediction(name, topo.source, arrays, notes, spec.figure, meta, table)
 
 
@@ -347,7 +363,7 @@ def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, b
     from keras_spm.models.gan.calibration import find_calibration, recalibrate
 
     from .fast import fast_call
-    from .symmetry import DIHEDRAL, dihedral_average
+    from .symmetry import dihedral_average
 
     multiple = spec.input.multiple
     calibration = find_calibration(model)
@@ -371,7 +387,7 @@ def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, b
     batches = [idx[k : k + batch_size] for idx in by_shape.values() for k in range(0, len(idx), batch_size)]
     for batch in _progress(batches, progress and len(images) > 1):
         raw = np.stack([images[i] for i in batch]).astype(np.float32)  # (B, H, W)
-        y = dihedral_average(lambda b: {"y": run(b)}, raw)["y"] if tta else run(raw)
+        y = dihedral_average(lambda b: {"y": run(b)}, raw, views=spec.test_time_views)["y"] if tta else run(raw)
         for i, out in zip(batch, y[..., 0], strict=True):
             outputs[i] = out
     results = []
@@ -384,7 +400,9 @@ def _predict_images(model, name, spec, items, channel, level_mode, pixel_size, b
         _emit(log, notes, f"{sources[i]}: {h}x{w} px" + (how if h % multiple or w % multiple else ""))
         _emit(log, notes, f"scaled inside the model ({spec.preprocessing}); output in [-1, 1]")
         if tta:
-            _emit(log, notes, f"test-time augmentation: the mean of the {len(DIHEDRAL)} mirror / 90-degree views")
+            _emit(
+                log, notes, f"test-time augmentation: the mean of the {spec.test_time_views} mirror / 90-degree views"
+            )
         arrays = {"input": image.astype(np.float32), "translated": outputs[i].astype(np.float32)}
         meta = {"output": "translated", "output_title": name.replace("_", " ")}
         results.append(Prediction(name, sources[i], arrays, notes, spec.figure, meta))

@@ -110,13 +110,25 @@ def segment_particles(
     mask_threshold: float | None = None,
     inside_threshold: float | None = None,
     min_core: int = 1,
+    views: int = 1,
 ) -> dict:
     """Probabilities, instances, scores and :func:`size_distribution` of one STM image (``pixel_size`` in nm).
 
     ``mask_threshold`` / ``inside_threshold`` default to :data:`MASK_THRESHOLD` / :data:`INSIDE_THRESHOLD`, the
     values chosen on validation images (see there); pass others for a model with a different calibration.
+    ``views`` = 4 averages the probabilities of the image and its three mirror images (flips keep the scan lines
+    along their axis; :mod:`keras_spm.inference.symmetry`): 40 validation images of seed 4242, mAP 0.558 -> 0.568,
+    mean-diameter error -0.6 -> -1.4 %.
     """
-    probs = predict_probabilities(model, image)
+    if views == 1:
+        probs = predict_probabilities(model, image)
+    else:
+        from keras_spm.inference.symmetry import dihedral_average
+
+        def call(batch):
+            return {"p": np.stack([predict_probabilities(model, x) for x in batch])}
+
+        probs = dihedral_average(call, np.asarray(image)[None], views=views)["p"][0]
     inst = watershed_instances(
         probs,
         inside_threshold=INSIDE_THRESHOLD if inside_threshold is None else inside_threshold,

@@ -121,3 +121,28 @@ def test_segment_particles_uses_the_validation_chosen_mask_threshold(monkeypatch
     assert tight["sizes"]["count"] == loose["sizes"]["count"] == 1
     assert (tight["instances"] > 0).sum() == core.sum()
     assert (loose["instances"] > 0).sum() == outer.sum()
+
+
+def test_segment_particles_with_mirror_views_averages_the_mapped_back_probabilities(monkeypatch):
+    """A fake network that sees only the left half: two of the four mirror views bring the right half to it, so a
+    particle on the right gets p = 0.5 mapped back in place; a mirror-symmetric image gets symmetric probabilities."""
+    image = np.zeros((32, 32))
+    image[_disk((32, 32), 16, 24, 4)] = 1.0  # one particle, right half
+
+    def left_eyed(model, img):
+        p = np.zeros(img.shape + (3,))
+        p[..., 2] = 1.0
+        seen = img[:, :16] > 0.5
+        p[:, :16][seen] = (1.0, 0.0, 0.0)
+        return p
+
+    monkeypatch.setattr(P, "predict_probabilities", left_eyed)
+    one = P.segment_particles(None, image, 0.2)
+    four = P.segment_particles(None, image, 0.2, views=4)
+    assert one["sizes"]["count"] == 0
+    probs = four["probabilities"]
+    np.testing.assert_allclose(probs[image > 0.5, 0], 0.5)  # seen in 2 of the 4 views
+    np.testing.assert_allclose(probs.sum(-1), 1.0)
+    symmetric = image + image[:, ::-1]
+    sym = P.segment_particles(None, symmetric, 0.2, views=4)["probabilities"]
+    np.testing.assert_allclose(sym, sym[:, ::-1])
