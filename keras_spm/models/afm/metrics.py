@@ -95,21 +95,23 @@ def detection_scores(pred_atoms, true_atoms, radius: float = 0.5) -> dict:
     """Precision, recall, F1 and position errors of predicted vs. true atoms, over one or many samples.
 
     ``pred_atoms`` / ``true_atoms``: one (N, >=3) array or a list of them (one per sample).
-    Errors are 3D distances (Angstrom) of the matched pairs (xy matched within ``radius``);
-    ``mean_error`` and ``p90_error`` are NaN when nothing matched.
+    Errors are 3D distances (Angstrom) of the matched pairs (xy matched within ``radius``), with their lateral
+    (``mean_xy_error``) and height (``mean_z_error``) parts: they say whether a model misplaces atoms in the plane
+    or in depth. The errors are NaN when nothing matched.
     """
     if isinstance(pred_atoms, np.ndarray) and pred_atoms.ndim == 2:
         pred_atoms, true_atoms = [pred_atoms], [true_atoms]
     if len(pred_atoms) != len(true_atoms):
         raise ValueError(f"got {len(pred_atoms)} predicted and {len(true_atoms)} true samples; pass one per sample.")
     n_pred = n_true = 0
-    errors, z_errors = [], []
+    errors, xy_errors, z_errors = [], [], []
     for p, t in zip(pred_atoms, true_atoms, strict=True):
         p, t = _as_atoms(p), _as_atoms(t)
         n_pred += len(p)
         n_true += len(t)
         for i, j in match_atoms(p, t, radius):
             errors.append(np.linalg.norm(p[i, :3] - t[j, :3]))
+            xy_errors.append(np.linalg.norm(p[i, :2] - t[j, :2]))
             z_errors.append(abs(p[i, 2] - t[j, 2]))
     tp = len(errors)
     precision = tp / n_pred if n_pred else float(n_true == 0)
@@ -124,6 +126,7 @@ def detection_scores(pred_atoms, true_atoms, radius: float = 0.5) -> dict:
         "n_matched": tp,
         "mean_error": float(np.mean(errors)) if errors else float("nan"),
         "p90_error": float(np.percentile(errors, 90)) if errors else float("nan"),
+        "mean_xy_error": float(np.mean(xy_errors)) if xy_errors else float("nan"),
         "mean_z_error": float(np.mean(z_errors)) if z_errors else float("nan"),
     }
 

@@ -64,7 +64,7 @@ def test_detection_scores_precision_recall_errors():
     assert s["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
     # errors 0.1 and 0.5 (3D): mean 0.3, 90th percentile 0.1 + 0.9 * 0.4 = 0.46
     assert s["mean_error"] == pytest.approx(0.3) and s["p90_error"] == pytest.approx(0.46)
-    assert s["mean_z_error"] == pytest.approx(0.2)
+    assert s["mean_z_error"] == pytest.approx(0.2) and s["mean_xy_error"] == pytest.approx(0.2)  # 0.1 and 0.3
     # several samples pool their counts; an empty prediction on an empty sample is perfect
     many = detection_scores([pred, np.zeros((0, 4))], [true, np.zeros((0, 3))])
     assert many["n_matched"] == 2 and many["n_true"] == 3
