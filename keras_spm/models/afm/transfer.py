@@ -42,3 +42,33 @@ def transfer_to_fewer_slices(source, target):
                 )
         layer.set_weights(new)
     return target
+
+
+def transfer_adding_inputs(source, target):
+    """Copy ``source``'s weights into ``target``, a copy of it with new layers whose outputs join an existing layer's
+    input (e.g. xyz's patch branch, :func:`keras_spm.models.afm.xyz.xyz`); returns ``target``.
+
+    Layers of ``target`` that ``source`` lacks keep their initial weights; a kernel with more input channels than
+    its source gets the source's for the first ones and zeros for the new ones, so ``target`` starts with exactly
+    ``source``'s outputs and training decides how much of the new input to use. Raises ``ValueError`` naming a
+    layer whose weights cannot be carried over.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights or layer.name not in by_name:
+            continue
+        new = []
+        for mine, theirs in zip(layer.get_weights(), by_name[layer.name].get_weights(), strict=True):
+            same_kernel = mine.ndim == 4 and mine.shape[:2] + mine.shape[3:] == theirs.shape[:2] + theirs.shape[3:]
+            if mine.shape == theirs.shape:
+                new.append(theirs)
+            elif same_kernel and mine.shape[2] > theirs.shape[2]:
+                grown = np.zeros_like(mine)
+                grown[:, :, : theirs.shape[2]] = theirs
+                new.append(grown)
+            else:
+                raise ValueError(
+                    f"layer {layer.name!r}: weights of shape {theirs.shape} cannot start a {mine.shape} layer."
+                )
+        layer.set_weights(new)
+    return target

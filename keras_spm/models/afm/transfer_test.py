@@ -38,3 +38,24 @@ def test_es_transfer_and_a_mismatch_is_refused():
     assert six.get_layer("co_conv2d").kernel.shape == (3, 3, 16, 64)
     with pytest.raises(ValueError, match="no counterpart"):
         transfer_to_fewer_slices(from_preset("dsh_10slice"), from_preset("es_6slice"))
+
+
+def test_xyz_with_patch_branch_starts_with_the_old_predictions():
+    from keras_spm.models.afm.transfer import transfer_adding_inputs
+    from keras_spm.models.afm.xyz import xyz
+
+    keras.utils.set_random_seed(1)
+    old, new = xyz(), xyz(patch_filters=8)
+    assert new.get_layer("trunk_conv_1").get_weights()[0].shape[2] == 32 + 8
+    transfer_adding_inputs(old, new)
+    kernel = new.get_layer("trunk_conv_1").get_weights()[0]
+    assert not kernel[:, :, 32:].any()  # the branch is switched off ...
+    assert new.get_layer("patch_conv").get_weights()[0].any()  # ... but trainable from a random start
+    stack = np.random.default_rng(1).normal(size=(2, 128, 128, 10)).astype("float32")
+    a, b = old.predict(stack, verbose=0), new.predict(stack, verbose=0)
+    for head in ("xyz_class", "xyz_offset"):
+        np.testing.assert_allclose(a[head], b[head], atol=1e-5)
+    with pytest.raises(ValueError, match="trunk_conv_1"):
+        transfer_adding_inputs(new, xyz())  # fewer inputs than the source: nothing to carry over
+    with pytest.raises(ValueError, match="patch_filters"):
+        xyz(patch_filters=-1)
