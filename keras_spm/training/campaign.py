@@ -611,6 +611,7 @@ def run_campaign(args: argparse.Namespace) -> int:
         drawn["n"] = min(int(state["samples_trained"]), int(args.replay_ratio * made_at_start))  # no free burst
         feeder = BatchFeeder(cm, buffer, args.batch_size, args.seed + int(state["samples_trained"]), gate)
         deadline = time.monotonic() + args.hours * 3600
+        last_promotion, better = time.monotonic(), False  # better: a new best since the last promotion
         while time.monotonic() < deadline:
             started = time.monotonic()
             supervise()
@@ -642,12 +643,22 @@ def run_campaign(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+            better = better or improved
+            if promotion_due(args.promote_every, better, time.monotonic() - last_promotion):
+                promote(cm, run, log_dir, args.lr)  # the zoo file now holds the run's best: a lost machine keeps it
+                last_promotion, better = time.monotonic(), False
     finally:
         stopping.set()
         stop_producers(producers)
     if not args.no_promote:
         promote(cm, run, log_dir, args.lr)
     return 0
+
+
+def promotion_due(every_hours: float | None, better: bool, since_seconds: float) -> bool:
+    """Promote in the middle of a run (``--promote-every``) when its best checkpoint is new since the last promotion
+    and ``every_hours`` have passed: a session can end without warning, and only the zoo file outlives the machine."""
+    return every_hours is not None and better and since_seconds >= every_hours * 3600
 
 
 def log_row(cm: CampaignModel, state: dict, log_dir: Path, values: dict) -> None:
@@ -803,12 +814,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "bf16, else float32; validation and the exported weights are float32 either way",
     )
     p.add_argument("--no-promote", action="store_true")
+    p.add_argument(
+        "--promote-every",
+        type=float,
+        default=None,
+        metavar="HOURS",
+        help="also promote during the run, at most this often, when the best checkpoint is new (commit the zoo file)",
+    )
     p.add_argument("--promote-only", action="store_true", help="only compare best.keras with the zoo and export it")
     p.add_argument("--verbose", action="store_true", help="Keras progress lines")
     p.add_argument("--log-dir", type=Path, default=None, help="where campaign.csv/png go (default zoo/<model>)")
     args = p.parse_args(argv)
     if args.hours <= 0 and not args.promote_only:
         p.error("--hours must be > 0.")
+    if args.promote_every is not None and (args.no_promote or args.promote_every <= 0):
+        p.error("--promote-every needs a positive number of hours and no --no-promote.")
     try:
         campaign_model(args.model, args.set_name)
     except ValueError as err:

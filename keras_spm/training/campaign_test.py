@@ -33,6 +33,16 @@ def test_bad_arguments_are_refused_before_any_work(capsys):
     with pytest.raises(SystemExit) as exit_info:
         campaign.parse_args(["--model", "xyzz"])
     assert exit_info.value.code == 2 and "no AFM zoo preset 'xyzz'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        campaign.parse_args(["--model", "xyz", "--promote-every", "0.75", "--no-promote"])
+    assert "--promote-every needs a positive number of hours" in capsys.readouterr().err
+
+
+def test_a_long_run_promotes_its_new_best_at_most_every_promote_every_hours():
+    assert campaign.promotion_due(0.75, better=True, since_seconds=0.75 * 3600)
+    assert not campaign.promotion_due(0.75, better=True, since_seconds=0.5 * 3600)  # too soon
+    assert not campaign.promotion_due(0.75, better=False, since_seconds=2 * 3600)  # nothing new to promote
+    assert not campaign.promotion_due(None, better=True, since_seconds=9 * 3600)  # only when asked
 
 
 def test_promotion_rewrites_only_its_registry_entry(tmp_path):
