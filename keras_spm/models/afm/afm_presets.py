@@ -55,6 +55,13 @@ PRESETS: dict[str, dict] = {
         "builder": "xyz",
         "kwargs": {"input_shape": (128, 128, 10)},
     },
+    "xyz_10slice_patch": {
+        "description": "xyz with keras_spm's full-resolution patch branch (64 filters of 8x8, stride 8, beside the "
+        "thesis encoder): where inside its 1 A box an atom sits, which the pooled encoder loses.",
+        "params": 675_693,
+        "builder": "xyz",
+        "kwargs": {"input_shape": (128, 128, 10), "patch_filters": 64},
+    },
 }
 
 
