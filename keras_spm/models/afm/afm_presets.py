@@ -58,7 +58,7 @@ PRESETS: dict[str, dict] = {
     "xyz_10slice_patch": {
         "description": "xyz with keras_spm's full-resolution patch branch (64 filters of 8x8, stride 8, beside the "
         "thesis encoder): where inside its 1 A box an atom sits, which the pooled encoder loses.",
-        "params": 675_693,
+        "params": 675_821,
         "builder": "xyz",
         "kwargs": {"input_shape": (128, 128, 10), "patch_filters": 64},
     },

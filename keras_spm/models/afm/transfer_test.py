@@ -46,16 +46,31 @@ def test_xyz_with_patch_branch_starts_with_the_old_predictions():
 
     keras.utils.set_random_seed(1)
     old, new = xyz(), xyz(patch_filters=8)
-    assert new.get_layer("trunk_conv_1").get_weights()[0].shape[2] == 32 + 8
     transfer_adding_inputs(old, new)
-    kernel = new.get_layer("trunk_conv_1").get_weights()[0]
-    assert not kernel[:, :, 32:].any()  # the branch is switched off ...
+    assert not new.get_layer("patch_to_trunk").get_weights()[0].any()  # the branch is switched off ...
     assert new.get_layer("patch_conv").get_weights()[0].any()  # ... but trainable from a random start
     stack = np.random.default_rng(1).normal(size=(2, 128, 128, 10)).astype("float32")
     a, b = old.predict(stack, verbose=0), new.predict(stack, verbose=0)
+    eager = new(stack, training=False)  # no graph optimiser: what the layers say
     for head in ("xyz_class", "xyz_offset"):
         np.testing.assert_allclose(a[head], b[head], atol=1e-5)
-    with pytest.raises(ValueError, match="trunk_conv_1"):
-        transfer_adding_inputs(new, xyz())  # fewer inputs than the source: nothing to carry over
+        np.testing.assert_allclose(b[head], np.asarray(eager[head]), atol=1e-5)
     with pytest.raises(ValueError, match="patch_filters"):
         xyz(patch_filters=-1)
+
+
+def test_a_kernel_with_new_input_channels_starts_with_zeros_on_them():
+    from keras_spm.models.afm.transfer import transfer_adding_inputs
+
+    def net(channels):
+        inp = keras.Input((8, 8, channels))
+        return keras.Model(inp, keras.layers.Conv2D(4, 3, name="c")(inp))
+
+    keras.utils.set_random_seed(2)
+    small, big = net(3), net(5)
+    transfer_adding_inputs(small, big)
+    kernel = big.get_layer("c").get_weights()[0]
+    np.testing.assert_array_equal(kernel[:, :, :3], small.get_layer("c").get_weights()[0])
+    assert not kernel[:, :, 3:].any()
+    with pytest.raises(ValueError, match="'c'"):
+        transfer_adding_inputs(big, net(3))  # fewer inputs than the source: nothing to carry over
