@@ -21,27 +21,42 @@ def _fold_planes(kernel: np.ndarray, channels: int) -> np.ndarray:
     return kernel.reshape(kh, kw, cin // channels, channels, cout).sum(axis=2)
 
 
-def transfer_to_fewer_slices(source, target):
-    """Copy ``source``'s weights into ``target`` (same layer names, fewer z planes), folding the kernels that take
-    the z-folded features; returns ``target``. Raises ``ValueError`` naming a layer that does not correspond."""
+def _same_kernel_but_inputs(mine: np.ndarray, theirs: np.ndarray) -> bool:
+    """Two conv kernels that differ in their number of input channels only."""
+    return mine.ndim == 4 and mine.shape[:2] + mine.shape[3:] == theirs.shape[:2] + theirs.shape[3:]
+
+
+def _copy_by_name(source, target, adapt, new_layers_allowed: bool):
+    """Copy weights layer by layer (same names); a weight of another shape is ``adapt(mine, theirs)``, or refused
+    when that returns None. Layers ``source`` lacks keep their initial weights if ``new_layers_allowed``."""
     by_name = {layer.name: layer for layer in source.layers}
     for layer in target.layers:
         if not layer.weights:
             continue
         if layer.name not in by_name:
+            if new_layers_allowed:
+                continue
             raise ValueError(f"layer {layer.name!r} of {target.name!r} has no counterpart in {source.name!r}.")
         new = []
         for mine, theirs in zip(layer.get_weights(), by_name[layer.name].get_weights(), strict=True):
-            if mine.shape == theirs.shape:
-                new.append(theirs)
-            elif mine.ndim == 4 and mine.shape[:2] + mine.shape[3:] == theirs.shape[:2] + theirs.shape[3:]:
-                new.append(_fold_planes(theirs, mine.shape[2]))
-            else:
+            value = theirs if mine.shape == theirs.shape else adapt(mine, theirs)
+            if value is None:
                 raise ValueError(
                     f"layer {layer.name!r}: weights of shape {theirs.shape} cannot start a {mine.shape} layer."
                 )
+            new.append(value)
         layer.set_weights(new)
     return target
+
+
+def transfer_to_fewer_slices(source, target):
+    """Copy ``source``'s weights into ``target`` (same layer names, fewer z planes), folding the kernels that take
+    the z-folded features; returns ``target``. Raises ``ValueError`` naming a layer that does not correspond."""
+
+    def fold(mine, theirs):
+        return _fold_planes(theirs, mine.shape[2]) if _same_kernel_but_inputs(mine, theirs) else None
+
+    return _copy_by_name(source, target, fold, new_layers_allowed=False)
 
 
 def transfer_adding_inputs(source, target):
@@ -53,22 +68,12 @@ def transfer_adding_inputs(source, target):
     ``source``'s outputs and training decides how much of the new input to use. Raises ``ValueError`` naming a
     layer whose weights cannot be carried over.
     """
-    by_name = {layer.name: layer for layer in source.layers}
-    for layer in target.layers:
-        if not layer.weights or layer.name not in by_name:
-            continue
-        new = []
-        for mine, theirs in zip(layer.get_weights(), by_name[layer.name].get_weights(), strict=True):
-            same_kernel = mine.ndim == 4 and mine.shape[:2] + mine.shape[3:] == theirs.shape[:2] + theirs.shape[3:]
-            if mine.shape == theirs.shape:
-                new.append(theirs)
-            elif same_kernel and mine.shape[2] > theirs.shape[2]:
-                grown = np.zeros_like(mine)
-                grown[:, :, : theirs.shape[2]] = theirs
-                new.append(grown)
-            else:
-                raise ValueError(
-                    f"layer {layer.name!r}: weights of shape {theirs.shape} cannot start a {mine.shape} layer."
-                )
-        layer.set_weights(new)
-    return target
+
+    def grow(mine, theirs):
+        if not (_same_kernel_but_inputs(mine, theirs) and mine.shape[2] > theirs.shape[2]):
+            return None
+        grown = np.zeros_like(mine)
+        grown[:, :, : theirs.shape[2]] = theirs
+        return grown
+
+    return _copy_by_name(source, target, grow, new_layers_allowed=True)

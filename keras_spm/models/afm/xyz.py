@@ -15,8 +15,7 @@ Each head: two 3x3 convs of 64 (LeakyReLU) and a 3x3 conv to 2 or 3 channels. Fo
 
 ``patch_filters`` > 0 adds keras_spm's own *patch branch* (not in the thesis): an 8 x 8, stride-8 convolution of
 the full-resolution stack, one patch per grid box, whose own 3x3 conv (``patch_to_trunk``, zero at the start) adds
-to the first trunk conv's output. Why:
-the thesis encoder average-pools 128 -> 16 with 32 channels, which leaves little of where inside its 1 A box an atom
+to the first trunk conv's output. Why: the thesis encoder average-pools 128 -> 16 with 32 channels, which leaves little of where inside its 1 A box an atom
 sits; the campaigns' position error stayed at ~0.19 A in xy (median = mean: no tail) while the class map kept
 improving. Copying a trained xyz's weights by layer name (:func:`keras_spm.models.afm.transfer.transfer_adding_inputs`)
 starts it with exactly the old predictions, and the old layers can be frozen while the branch learns.
