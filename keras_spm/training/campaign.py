@@ -216,6 +216,19 @@ def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32)
 # ---- the log and its figure -------------------------------------------------------------------------------------
 
 
+def data_seed(seed: int, state: dict, log_dir: Path) -> int:
+    """Seed of a run's simulated samples (molecule order, poses) and of its draws and augmentations.
+
+    A resumed run keeps its own (``seed`` for runs from before 2026-12-06). A new run adds the molecules the log
+    already counts: until then every new run started from ``seed`` itself, so it re-simulated the molecules its
+    predecessors had started with, in the same poses and with the same augmentations, samples the weights had
+    already fit (es runs 5, 6 and 8 rose on validation for their first 0.5-1 h).
+    """
+    if state:
+        return int(state.get("data_seed", seed))
+    return seed + int(previous_totals(log_dir)["molecules_simulated"])
+
+
 def previous_totals(log_dir: Path) -> dict:
     """Cumulative totals of the last row of ``<log_dir>/campaign.csv`` (zeros for a new log)."""
     rows = read_csv(log_dir / "campaign.csv")
@@ -532,7 +545,8 @@ def run_campaign(args: argparse.Namespace) -> int:
 
     # OpenCL (producers, validation simulation) runs in child processes; TensorFlow only here.
     n_val = validation_size(state, args.val_molecules)
-    producers = start_producers(run, cm, args.producers, args.capacity, args.seed, args.producer_threads)
+    seed = data_seed(args.seed, state, log_dir)
+    producers = start_producers(run, cm, args.producers, args.capacity, seed, args.producer_threads)
     stopping = threading.Event()
     try:
         val = validation_set(run, cm, n_val)
@@ -570,6 +584,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "val_molecules": n_val,
                 "precision": precisions.policy_of(model),
                 "best_score": start.get("score", float("inf")),
+                "data_seed": seed,
             }
             if args.init is not None or args.from_twin:
                 state["best_score"] = float("inf")
@@ -602,14 +617,14 @@ def run_campaign(args: argparse.Namespace) -> int:
                 if proc.poll() is not None:
                     print(f"producer {k} exited ({proc.returncode}); restarting it", file=sys.stderr, flush=True)
                     producers[k] = start_producers(
-                        run, cm, args.producers, args.capacity, args.seed, args.producer_threads, only=k
+                        run, cm, args.producers, args.capacity, seed, args.producer_threads, only=k
                     )[0]
 
         average = WeightAverage(model, state["average"]) if state.get("average") else None
         if average is not None and resume and (run / "average.npz").exists():
             average.load(run / "average.npz")
         drawn["n"] = min(int(state["samples_trained"]), int(args.replay_ratio * made_at_start))  # no free burst
-        feeder = BatchFeeder(cm, buffer, args.batch_size, args.seed + int(state["samples_trained"]), gate)
+        feeder = BatchFeeder(cm, buffer, args.batch_size, seed + int(state["samples_trained"]), gate)
         deadline = time.monotonic() + args.hours * 3600
         last_promotion, better = time.monotonic(), False  # better: a new best since the last promotion
         while time.monotonic() < deadline:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from keras_spm.training import campaign
+from keras_spm.training.replay import producer_order
 from keras_spm.training.runs import read_csv, read_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +101,7 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     assert state["run_id"] == before["run_id"] and state["samples_trained"] > before["samples_trained"]
     assert state["warmup"] == {"lr": 3e-4, "steps": 200}  # a fresh optimizer ramps up over the run's first batches
     assert state["average"] == 0.995 and (tmp_path / "run" / "average.npz").exists()  # resumed with its average
+    assert state["data_seed"] == 0  # the first run of a campaign simulates from --seed itself
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
     for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
@@ -255,3 +257,12 @@ def test_a_resumed_run_keeps_its_validation_set_size():
     assert campaign.validation_size({"val_molecules": 100}, 100) == 100
     with pytest.raises(SystemExit, match="validated on 100 molecules"):
         campaign.validation_size({"val_molecules": 100}, 150)
+
+
+def test_a_new_run_simulates_molecules_its_predecessors_did_not_start_with(tmp_path):
+    assert campaign.data_seed(0, {}, tmp_path) == 0  # a new campaign
+    (tmp_path / "campaign.csv").write_text("wall_hours,molecules_simulated,samples_trained\n2.5,1234,9872\n")
+    assert campaign.data_seed(0, {}, tmp_path) == 1234  # a new run of a logged campaign: new poses, new order
+    assert campaign.data_seed(0, {"data_seed": 77}, tmp_path) == 77  # a resumed run keeps its own
+    assert campaign.data_seed(5, {"run_id": "old"}, tmp_path) == 5  # a run from before data seeds
+    assert not np.array_equal(producer_order(4000, 0, 1, 0, 0)[:50], producer_order(4000, 0, 1, 1234, 0)[:50])
