@@ -216,6 +216,13 @@ def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32)
 # ---- the log and its figure -------------------------------------------------------------------------------------
 
 
+def must_wait(drawn: int, made: int, replay_ratio: float, batch_size: int, prefill: int = 0) -> bool:
+    """Whether the trainer waits for the producers: until the buffer has had ``prefill`` samples (else a new run's
+    first batches come from a few hundred molecules, each drawn ``replay_ratio`` times within minutes), and whenever
+    every simulated sample has been drawn ``replay_ratio`` times on average, so the data stay varied."""
+    return made < prefill or drawn > replay_ratio * max(made, batch_size)
+
+
 def data_seed(seed: int, state: dict, log_dir: Path) -> int:
     """Seed of a run's simulated samples (molecule order, poses) and of its draws and augmentations.
 
@@ -600,9 +607,11 @@ def run_campaign(args: argparse.Namespace) -> int:
         made_at_start = buffer.molecules_simulated()
         drawn = {"n": 0}
 
+        if buffer.molecules_simulated() < args.prefill:
+            print(f"waiting for {args.prefill} samples in the buffer before training (--prefill)", file=sys.stderr)
+
         def gate():
-            # Wait for fresh molecules once every simulated sample was drawn --replay-ratio times on average.
-            while drawn["n"] > args.replay_ratio * max(buffer.molecules_simulated(), args.batch_size):
+            while must_wait(drawn["n"], buffer.molecules_simulated(), args.replay_ratio, args.batch_size, args.prefill):
                 if stopping.is_set():  # the campaign is over: let the data thread end instead of waiting forever
                     return False
                 time.sleep(0.5)  # the trainer's thread restarts dead producers while it waits for batches
@@ -801,6 +810,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--producer-threads", type=int, default=2, help="OpenCL threads per producer")
     p.add_argument("--capacity", type=int, default=4000, help="samples kept in the replay buffer")
     p.add_argument("--replay-ratio", type=float, default=8.0, help="draws per simulated sample, at most")
+    p.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="the trainer starts once the buffer has had this many samples (a new run's first draws are then varied)",
+    )
     p.add_argument("--eval-minutes", type=float, default=15.0)
     p.add_argument(
         "--val-molecules",

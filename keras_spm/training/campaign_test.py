@@ -266,3 +266,11 @@ def test_a_new_run_simulates_molecules_its_predecessors_did_not_start_with(tmp_p
     assert campaign.data_seed(0, {"data_seed": 77}, tmp_path) == 77  # a resumed run keeps its own
     assert campaign.data_seed(5, {"run_id": "old"}, tmp_path) == 5  # a run from before data seeds
     assert not np.array_equal(producer_order(4000, 0, 1, 0, 0)[:50], producer_order(4000, 0, 1, 1234, 0)[:50])
+
+
+def test_the_trainer_waits_for_a_prefilled_buffer_and_for_fresh_samples():
+    assert campaign.must_wait(drawn=0, made=0, replay_ratio=8, batch_size=32, prefill=500)
+    assert not campaign.must_wait(drawn=100, made=20, replay_ratio=8, batch_size=32)  # the first batches may reuse
+    assert campaign.must_wait(drawn=100, made=20, replay_ratio=8, batch_size=32, prefill=500)  # not with --prefill
+    assert not campaign.must_wait(drawn=3999, made=500, replay_ratio=8, batch_size=32, prefill=500)
+    assert campaign.must_wait(drawn=4001, made=500, replay_ratio=8, batch_size=32, prefill=500)  # every sample used 8x
