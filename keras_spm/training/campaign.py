@@ -574,6 +574,8 @@ def run_campaign(args: argparse.Namespace) -> int:
                 )
         else:
             model = initial_model(cm, args.init, args.lr, args.precision, args.from_twin)
+            if args.beta2 is not None:  # read when the first batch is traced; saved with the optimizer for resumes
+                model.optimizer.beta_2 = args.beta2
             zoo_file = ZOO / cm.name / f"{cm.name}.keras"
             shipped = zoo_file.exists()
             if (args.from_twin or not shipped) and cm.twin is not None:  # the transferred twin is where it starts
@@ -597,6 +599,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 state["best_score"] = float("inf")
             state["warmup"] = {"lr": args.lr_now or args.lr, "steps": args.warmup_steps}
             state["average"] = args.average
+            state["beta2"] = float(model.optimizer.beta_2)
             write_json(run / "state.json", state)
             log_row(cm, state, log_dir, {**evaluate_both(model, cm, val), "event": "start"})
         if "best_score" not in state:  # a run from before the noise-free validation stacks: its best is re-chosen
@@ -835,6 +838,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--warmup-steps", type=int, default=200, help="a new run ramps its learning rate up over this many batches"
     )
+    p.add_argument(
+        "--beta2",
+        type=float,
+        default=None,
+        help="Adam's second-moment decay for a new run (Keras default 0.999, a ~1000-batch memory; a new run's "
+        "fresh Adam rose on validation for its first ~1000 batches, so 0.99 is the experiment)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--precision",
@@ -857,6 +867,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.hours <= 0 and not args.promote_only:
         p.error("--hours must be > 0.")
+    if args.beta2 is not None and not 0 < args.beta2 < 1:
+        p.error(f"--beta2 must be in (0, 1), got {args.beta2}.")
     if args.promote_every is not None and (args.no_promote or args.promote_every <= 0):
         p.error("--promote-every needs a positive number of hours and no --no-promote.")
     try:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ def test_bad_arguments_are_refused_before_any_work(capsys):
     with pytest.raises(SystemExit):
         campaign.parse_args(["--model", "xyz", "--promote-every", "0.75", "--no-promote"])
     assert "--promote-every needs a positive number of hours" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        campaign.parse_args(["--model", "xyz", "--beta2", "1.0"])
+    assert "--beta2 must be in (0, 1)" in capsys.readouterr().err
 
 
 def test_a_long_run_promotes_its_new_best_at_most_every_promote_every_hours():
@@ -72,7 +76,7 @@ def run_campaign(tmp_path: Path, hours: float) -> subprocess.Popen:
     cmd = [sys.executable, str(ROOT / "training" / "campaign.py"), "--model", "xyz", "--hours", str(hours),
            "--eval-minutes", "0.25", "--run", str(tmp_path / "run"), "--log-dir", str(tmp_path / "log"),
            "--shipped-set", "--set", "light", "--val-molecules", "4", "--capacity", "20", "--batch-size", "4", "--replay-ratio", "4",
-           "--producer-threads", "1", "--no-promote"]  # fmt: skip
+           "--producer-threads", "1", "--no-promote", "--beta2", "0.99"]  # fmt: skip
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -102,6 +106,9 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     assert state["warmup"] == {"lr": 3e-4, "steps": 200}  # a fresh optimizer ramps up over the run's first batches
     assert state["average"] == 0.995 and (tmp_path / "run" / "average.npz").exists()  # resumed with its average
     assert state["data_seed"] == 0  # the first run of a campaign simulates from --seed itself
+    with zipfile.ZipFile(tmp_path / "run" / "last.keras") as saved:  # the resumed optimizer kept its beta_2
+        optimizer = json.loads(saved.read("config.json"))["compile_config"]["optimizer"]["config"]
+    assert state["beta2"] == 0.99 and optimizer["beta_2"] == 0.99
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
     for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
