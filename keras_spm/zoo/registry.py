@@ -153,7 +153,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="aec0e37129e1d479dd82c5427bf685b2ad339b33725ae7f88238e0d8b25290ef",
+        sha256="50e4fa5e8478c90419d19d28b6c5d08ae21663c0088f8c3507bee65aa5a73be5",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
