@@ -153,7 +153,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="50e4fa5e8478c90419d19d28b6c5d08ae21663c0088f8c3507bee65aa5a73be5",
+        sha256="82f776a0cd61f5a8c02e06707905290a0a4ed35723ebbb0ecab254e22d1fe3ed",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
