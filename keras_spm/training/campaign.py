@@ -228,8 +228,8 @@ def data_seed(seed: int, state: dict, log_dir: Path) -> int:
 
     A resumed run keeps its own (``seed`` for runs from before 2026-12-06). A new run adds the molecules the log
     already counts: until then every new run started from ``seed`` itself, so it re-simulated the molecules its
-    predecessors had started with, in the same poses and with the same augmentations, samples the weights had
-    already fit (es runs 5, 6 and 8 rose on validation for their first 0.5-1 h).
+    predecessors had started with, in the same poses and with the same augmentations (es runs 5, 6 and 8 did; the
+    first-hour validation rise of a new run stayed without the repeat, es run 9).
     """
     if state:
         return int(state.get("data_seed", seed))
