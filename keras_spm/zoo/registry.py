@@ -153,7 +153,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="82f776a0cd61f5a8c02e06707905290a0a4ed35723ebbb0ecab254e22d1fe3ed",
+        sha256="5b2c761665e88e980cc050225d41562eec8fba120067ea70cda971990d40183c",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
