@@ -41,6 +41,7 @@ def test_bad_arguments_are_refused_before_any_work(capsys):
     with pytest.raises(SystemExit):
         campaign.parse_args(["--model", "xyz", "--beta2", "1.0"])
     assert "--beta2 must be in (0, 1)" in capsys.readouterr().err
+    assert campaign.parse_args(["--model", "xyz"]).beta2 == 0.99  # new runs: the setting that did not rise (run 10)
 
 
 def test_a_long_run_promotes_its_new_best_at_most_every_promote_every_hours():
