@@ -336,12 +336,20 @@ def weights_sha(path: Path) -> str:
     return sha256_file(path)[:12] if Path(path).exists() else ""
 
 
-def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: str = "float32", from_twin: bool = False):
+def initial_model(
+    cm: CampaignModel,
+    init: Path | None,
+    lr: float,
+    precision: str = "float32",
+    from_twin: bool = False,
+    loss: dict | None = None,
+):
     """The starting network: ``init`` (a .keras file) or the zoo's current weights (for a model without weights
     yet, or with ``from_twin``, its twin's, transferred: :mod:`keras_spm.models.afm.transfer`; without a twin, the
     untrained network with its input scaling), under ``precision`` (:mod:`keras_spm.precision`; outputs, losses and
-    normalisation stay float32), compiled with the recipe. ``from_twin`` restarts a 6-slice model from a 10-slice
-    twin that has trained further than the weights it was once transferred from."""
+    normalisation stay float32), compiled with the recipe (``loss``: keyword arguments of its compile function, e.g.
+    ``{"es_scale": 0.02}``). ``from_twin`` restarts a 6-slice model from a 10-slice twin that has trained further than
+    the weights it was once transferred from."""
     import keras
 
     from .. import precision as precisions
@@ -370,7 +378,7 @@ def initial_model(cm: CampaignModel, init: Path | None, lr: float, precision: st
         model = wrap(build(cm.name), cm.name)
         print(f"{cm.name} has no weights yet and no twin: training from scratch", file=sys.stderr)
     model = precisions.with_policy(model, precision, training=True)
-    getattr(afm, cm.compile)(model, lr=lr)
+    getattr(afm, cm.compile)(model, lr=lr, **(loss or {}))
     return model
 
 
@@ -573,14 +581,19 @@ def run_campaign(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
         else:
-            model = initial_model(cm, args.init, args.lr, args.precision, args.from_twin)
+            loss = {"es_scale": args.es_scale} if args.es_scale is not None else {}
+            model = initial_model(cm, args.init, args.lr, args.precision, args.from_twin, loss)
             model.optimizer.beta_2 = args.beta2  # read when the first batch is traced; saved for resumes
             zoo_file = ZOO / cm.name / f"{cm.name}.keras"
             shipped = zoo_file.exists()
             if (args.from_twin or not shipped) and cm.twin is not None:  # the transferred twin is where it starts
                 zoo_file = ZOO / cm.twin / f"{cm.twin}.keras"
             # the weights to beat: the shipped ones, or the transferred twin for a model without weights
-            start = evaluate_both(initial_model(cm, None, args.lr), cm, val) if shipped or zoo_file.exists() else {}
+            start = (
+                evaluate_both(initial_model(cm, None, args.lr, loss=loss), cm, val)
+                if shipped or zoo_file.exists()
+                else {}
+            )
             state = {
                 "model": cm.name,
                 "hours": 0.0,
@@ -593,6 +606,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 "precision": precisions.policy_of(model),
                 "best_score": start.get("score", float("inf")),
                 "data_seed": seed,
+                "loss": loss,  # the score's loss: promotions compare the zoo's weights under it too
             }
             if args.init is not None or args.from_twin:
                 state["best_score"] = float("inf")
@@ -722,11 +736,12 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
         print(f"{cm.name}: nothing to promote ({best} is missing)", file=sys.stderr)
         return False
     val = validation_set(run, cm, int(state.get("val_molecules", 150)))
-    candidate = initial_model(cm, best, lr)
+    loss = state.get("loss") or {}
+    candidate = initial_model(cm, best, lr, loss=loss)
     zoo_file = zoo_dir / cm.name / f"{cm.name}.keras"
     ours = evaluate_both(candidate, cm, val)
     nothing = {k: float("inf") for k in ("score", "val_loss", "val_loss_clean")}
-    theirs = evaluate_both(initial_model(cm, None, lr), cm, val) if zoo_file.exists() else nothing
+    theirs = evaluate_both(initial_model(cm, None, lr, loss=loss), cm, val) if zoo_file.exists() else nothing
     print(
         f"{cm.name}: best checkpoint score {ours['score']:.5g} (augmented {ours['val_loss']:.5g}, noise-free "
         f"{ours['val_loss_clean']:.5g}) vs zoo {theirs['score']:.5g} ({theirs['val_loss']:.5g}, "
@@ -845,6 +860,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "~1000 batches: es runs 6, 8 and 9 (0.999) rose 1-3 %% on validation for their first 0.5-1 h, run 10 (0.99) "
         "fell 2.4 %% in its first 0.75 h",
     )
+    p.add_argument(
+        "--es-scale",
+        type=float,
+        default=None,
+        metavar="V_PER_A",
+        help="ES models, new run: train and score on the ES map companded at this field (V/A; CompandedMSE), so the "
+        "weak field near nodal lines, where the sign goes wrong, counts more than under plain MSE",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--precision",
@@ -872,9 +895,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.promote_every is not None and (args.no_promote or args.promote_every <= 0):
         p.error("--promote-every needs a positive number of hours and no --no-promote.")
     try:
-        campaign_model(args.model, args.set_name)
+        cm = campaign_model(args.model, args.set_name)
     except ValueError as err:
         p.error(str(err))
+    if args.es_scale is not None and not (args.es_scale > 0 and "es" in cm.descriptors):
+        p.error(
+            f"--es-scale needs a positive field (V/A) and a model with an ES map; got {args.es_scale} for {cm.name}."
+        )
     return args
 
 

@@ -41,6 +41,10 @@ def test_bad_arguments_are_refused_before_any_work(capsys):
     with pytest.raises(SystemExit):
         campaign.parse_args(["--model", "xyz", "--beta2", "1.0"])
     assert "--beta2 must be in (0, 1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        campaign.parse_args(["--model", "xyz", "--es-scale", "0.02"])
+    assert "--es-scale needs a positive field (V/A) and a model with an ES map" in capsys.readouterr().err
+    assert campaign.parse_args(["--model", "es", "--es-scale", "0.02"]).es_scale == 0.02
     assert campaign.parse_args(["--model", "xyz"]).beta2 == 0.99  # new runs: the setting that did not rise (run 10)
 
 
@@ -107,6 +111,7 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     assert state["warmup"] == {"lr": 3e-4, "steps": 200}  # a fresh optimizer ramps up over the run's first batches
     assert state["average"] == 0.995 and (tmp_path / "run" / "average.npz").exists()  # resumed with its average
     assert state["data_seed"] == 0  # the first run of a campaign simulates from --seed itself
+    assert state["loss"] == {}  # the recipe's own loss (no --es-scale): promotions score the zoo under it
     with zipfile.ZipFile(tmp_path / "run" / "last.keras") as saved:  # the resumed optimizer kept its beta_2
         optimizer = json.loads(saved.read("config.json"))["compile_config"]["optimizer"]["config"]
     assert state["beta2"] == 0.99 and optimizer["beta_2"] == 0.99
@@ -282,3 +287,24 @@ def test_the_trainer_waits_for_a_prefilled_buffer_and_for_fresh_samples():
     assert campaign.must_wait(drawn=100, made=20, replay_ratio=8, batch_size=32, prefill=500)  # not with --prefill
     assert not campaign.must_wait(drawn=3999, made=500, replay_ratio=8, batch_size=32, prefill=500)
     assert campaign.must_wait(drawn=4001, made=500, replay_ratio=8, batch_size=32, prefill=500)  # every sample used 8x
+
+
+def test_an_es_run_with_es_scale_trains_scores_and_resumes_on_the_companded_loss(tmp_path):
+    import keras
+
+    from keras_spm.models.afm.losses import CompandedMSE
+    from keras_spm.training.runs import save_model_atomically
+
+    cm = campaign.campaign_model("es")
+    model = campaign.initial_model(cm, None, 1e-4, loss={"es_scale": 0.02})
+    assert isinstance(model.loss["es"], CompandedMSE) and model.loss["es"].scale == 0.02
+    rng = np.random.default_rng(0)
+    x = {t: rng.normal(size=(2, 128, 128, 10)).astype("float32") for t in ("CO", "Xe")}
+    y = {"es": rng.normal(0, 0.05, size=(2, 128, 128)).astype("float32"), "height": np.zeros((2, 128, 128), "float32")}
+    model.train_on_batch(x, y)
+    save_model_atomically(model, tmp_path / "last.keras")
+    resumed = keras.models.load_model(tmp_path / "last.keras")  # a resumed run keeps the loss it was started with
+    assert resumed.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-4)
+    plain = campaign.initial_model(cm, None, 1e-4)
+    plain.set_weights(model.get_weights())  # the same weights scored under plain MSE: another number
+    assert plain.evaluate(x, y, verbose=0) != pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-2)

@@ -11,7 +11,7 @@ from keras_spm.models.afm import (
     dsh,
     xyz_targets,
 )
-from keras_spm.models.afm.losses import DSH_LOSS_WEIGHTS
+from keras_spm.models.afm.losses import DSH_LOSS_WEIGHTS, CompandedMSE, es_losses
 
 
 def test_focal_loss_hand_computed():
@@ -55,6 +55,28 @@ def test_losses_serialize():
     for loss in (FocalLoss(gamma=2.0, alpha_n=0.25), DepthDiscountedPositionLoss(sigma=0.5)):
         clone = keras.losses.deserialize(keras.losses.serialize(loss))
         assert type(clone) is type(loss) and clone.get_config() == loss.get_config()
+
+
+def test_companded_mse_hand_computed():
+    # scale 0.02: 0.002 V/A off near zero costs ~ its square; 0.2 V/A off on a 0.5 V/A peak costs far less than 0.04
+    s = 0.02
+    y_true = np.array([[0.0, 0.5]], "float32")
+    y_pred = np.array([[0.002, 0.3]], "float32")
+    expected = np.mean((s * np.arcsinh(y_pred / s) - s * np.arcsinh(y_true / s)) ** 2)
+    np.testing.assert_allclose(float(CompandedMSE(s)(y_true, y_pred)), expected, rtol=1e-5)
+    near_zero = float(CompandedMSE(s)(np.zeros((1, 1), "float32"), np.full((1, 1), 0.002, "float32")))
+    np.testing.assert_allclose(near_zero, 0.002**2, rtol=0.01)  # linear below the scale
+    peak = float(CompandedMSE(s)(np.full((1, 1), 0.5, "float32"), np.full((1, 1), 0.3, "float32")))
+    assert peak < 0.2**2 / 50  # logarithmic above it
+    with pytest.raises(ValueError, match="scale must be positive"):
+        CompandedMSE(0.0)
+    clone = keras.losses.deserialize(keras.losses.serialize(CompandedMSE(0.05)))
+    assert type(clone) is CompandedMSE and clone.scale == 0.05
+    losses, weights = es_losses(es_scale=0.03)
+    assert (
+        isinstance(losses["es"], CompandedMSE) and losses["es"].scale == 0.03 and weights == {"es": 1.0, "height": 0.1}
+    )
+    assert isinstance(es_losses()[0]["es"], keras.losses.MeanSquaredError)
 
 
 def test_compile_dsh_total_is_the_weighted_sum_of_map_mse():
