@@ -153,7 +153,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es": ZooEntry(
         repo_id="keras-spm/es",
         revision=None,
-        sha256="5b2c761665e88e980cc050225d41562eec8fba120067ea70cda971990d40183c",
+        sha256="bd766e2908d6636ba3a639383f10b33bc481ccc25fdd61d7b3c4178ea394d866",
         kind="afm.es",
         description="Electrostatic Map and Height Map from a CO-tip and a Xe-tip 128x128x10 AFM stack; heavy set",
     ),
