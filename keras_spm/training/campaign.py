@@ -46,7 +46,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -755,6 +755,7 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     digest = sha256_file(zoo_file)
     if zoo_dir == ZOO:
         set_registry_sha256(cm.name, digest)  # a first promotion adds the entry
+        refresh_registry_entry(cm.name)  # a later promotion in this process checks the zoo file against it
     log_row(cm, state, log_dir, {**ours, "event": "promote", "promoted_sha": digest[:12]})
     print(
         f"{cm.name}: promoted to {zoo_file} (sha256 {digest[:12]}); now report the test split with "
@@ -796,6 +797,17 @@ def set_registry_sha256(name: str, digest: str, path: Path = ROOT / "keras_spm" 
         )
         new = text.replace(end, entry + end, 1)
     path.write_text(new)
+
+
+def refresh_registry_entry(name: str, path: Path = ROOT / "keras_spm" / "zoo" / "registry.py") -> None:
+    """Re-read entry ``name`` of ``registry.py`` into the loaded ``REGISTRY``: the module was imported before the
+    file changed, and ``zoo.load`` verifies the shipped file against the in-memory checksum (a second promotion in
+    one run, es run 10, died on the first one's stale checksum)."""
+    from ..zoo import registry
+
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    registry.REGISTRY[name] = registry.ZooEntry(**asdict(namespace["REGISTRY"][name]))
 
 
 def _ensure_full_set(name: str) -> None:

@@ -308,3 +308,17 @@ def test_an_es_run_with_es_scale_trains_scores_and_resumes_on_the_companded_loss
     plain = campaign.initial_model(cm, None, 1e-4)
     plain.set_weights(model.get_weights())  # the same weights scored under plain MSE: another number
     assert plain.evaluate(x, y, verbose=0) != pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-2)
+
+
+def test_a_promotion_refreshes_the_loaded_registry_so_the_next_one_in_the_run_can_load_the_zoo(tmp_path, monkeypatch):
+    from keras_spm.zoo import registry
+
+    monkeypatch.setitem(registry.REGISTRY, "xyz", registry.REGISTRY["xyz"])  # restored after the test
+    path = tmp_path / "registry.py"
+    path.write_text((ROOT / "keras_spm" / "zoo" / "registry.py").read_text())
+    campaign.set_registry_sha256("xyz", "d" * 64, path)
+    assert registry.REGISTRY["xyz"].sha256 != "d" * 64  # the module was loaded before the file changed
+    campaign.refresh_registry_entry("xyz", path)
+    entry = registry.REGISTRY["xyz"]
+    assert isinstance(entry, registry.ZooEntry) and entry.sha256 == "d" * 64
+    assert registry.get_entry("xyz").sha256 == "d" * 64
