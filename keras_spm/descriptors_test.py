@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 from ase.build import molecule as ase_molecule
 
+from keras_spm import descriptors
 from keras_spm.descriptors import (
     DESCRIPTORS,
+    FIRST_MARCH_STEPS,
+    ISO_MARCH_STEPS,
     DescriptorMaker,
     angstrom_coordinates,
     box_edges,
@@ -256,6 +259,31 @@ def test_es_map_is_coulomb_field_on_isosurface(simulated):
 def test_height_shared_with_es_equals_height_map(simulated):
     _, _, maps, height_only = simulated
     np.testing.assert_allclose(maps["height"], height_only["height"], atol=1e-5)
+
+
+@pytest.mark.parametrize("first_march", [FIRST_MARCH_STEPS, 25, 3])
+def test_isosurface_maps_equal_ppafm_auxmaps(simulated, monkeypatch, first_march):
+    """The shortened march gives ppafm's HeightMap / ESMap values exactly, deciding in one march by default.
+
+    25 steps find the top but not 2 Angstrom below it, 3 find nothing: both must fall back to the full march.
+    """
+    from ppafm.ml import AuxMap
+
+    sim, *_ = simulated
+    scanner = sim.scanner
+    atoms = sim.placed.xyzq.copy()
+    atoms[:, :3] -= np.asarray(scanner.lvec)[0, :3]
+    height_ref = AuxMap.HeightMap(scanner, zmin=-2.0, iso=0.1)()
+    es_ref = AuxMap.ESMap(scanner, zmin=-2.0, iso=0.1)(atoms, None)
+    monkeypatch.setattr(descriptors, "FIRST_MARCH_STEPS", first_march)
+    marches = []
+    run = scanner.run_getZisoTilted
+    monkeypatch.setattr(scanner, "run_getZisoTilted", lambda **kw: marches.append(kw["nz"]) or run(**kw))
+    height, none = descriptors.isosurface_maps(scanner, 0.1, 2.0)
+    assert none is None and np.array_equal(height, height_ref)
+    assert marches == ([first_march] if first_march == FIRST_MARCH_STEPS else [first_march, ISO_MARCH_STEPS])
+    height, es = descriptors.isosurface_maps(scanner, 0.1, 2.0, atoms=atoms)
+    assert np.array_equal(height, es_ref[:, :, 1]) and np.array_equal(es, es_ref[:, :, 0])
 
 
 def test_maker_checks_simulator(simulated):
