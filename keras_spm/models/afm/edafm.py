@@ -16,8 +16,11 @@ hyper-parameters (the ``EDAFMNet`` of the authors' PyTorch code, ppafm / mlspm):
 
 LeakyReLU(0.1) after every conv and block, edge-replicating padding ("symmetric" with 1-pixel pads), no dropout (as
 published). ``width`` scales every channel count (1.0 = published, ~11 M parameters with two outputs, far too slow to
-train on two CPU cores; 0.25 is ~0.7 M). Outputs default to ``{"es": None, "height": "relu"}``, the zoo's es
-targets (the paper's network has the ES map only).
+train on two CPU cores; 0.25 is ~0.7 M). Outputs default to ``{"es": None, "height": "softplus"}``, the zoo's es
+targets (the paper's network has the ES map only). The height head is softplus, not ReLU as in ASD-AFM's DSH
+heads: this network's output is nearly one sign over the whole image at initialisation, so a ReLU head starts
+dead (no pixel positive, no gradient) for most seeds - 6 of 8 at quarter width; an edafm campaign run of
+2026-12-06 never moved its height MSE from that start.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .blocks import LEAKY_SLOPE, check_input_shape, check_padding_mode, conv
 MERGE, ENCODER, MIDDLE = 32, (48, 96, 192), 512
 ATTENTION, DECODER, HEAD = 32, (256, 128, 64), 64
 Z_STRIDES = (2, 1, 2)
-DEFAULT_OUTPUTS = {"es": None, "height": "relu"}
+DEFAULT_OUTPUTS = {"es": None, "height": "softplus"}
 
 
 def _act(x, name: str):

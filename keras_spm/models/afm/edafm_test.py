@@ -13,7 +13,7 @@ def test_quarter_width_maps_both_tips_to_es_and_height_and_reloads(tmp_path):
     out = model.predict(x, verbose=0)
     assert {k: v.shape for k, v in out.items()} == {"es": (2, 128, 128), "height": (2, 128, 128)}
     names = {layer.name for layer in model.layers}
-    assert (out["height"] >= 0).all() and "height_relu" in names and "es_relu" not in names  # ES is signed
+    assert (out["height"] >= 0).all() and "height_softplus" in names and "es_relu" not in names  # ES is signed
     model.save(tmp_path / "edafm.keras")
     again = keras.models.load_model(tmp_path / "edafm.keras")
     np.testing.assert_allclose(again.predict(x, verbose=0)["es"], out["es"], atol=1e-5)
@@ -36,3 +36,17 @@ def test_z_pooling_follows_ed_afm_and_bad_shapes_are_refused():
         edafm((128, 128, 3))
     with pytest.raises(ValueError, match="width"):
         edafm(width=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_height_head_is_alive_at_initialisation(seed):
+    """With these seeds a ReLU height head output 0 on every pixel (no gradient, never trained); softplus cannot."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    model = edafm(width=0.25)
+    x = {tip: np.random.default_rng(1).standard_normal((1, 128, 128, 6)).astype(np.float32) for tip in ("CO", "Xe")}
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x)["height"] - 1.0))
+    kernel = model.get_layer("height_out_conv").kernel
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, kernel)))) > 0
