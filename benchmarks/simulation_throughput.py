@@ -17,7 +17,9 @@ the longest idle gap: a stall shows there, not in the descriptors' cost. The bus
 a worker spends on one sample, over raw) separates the two losses: below 1 with no idle time, the samples
 themselves ran slower than raw (other processes on the cores, e.g. the consumer's TensorFlow threads:
 ``--consumer-threads 1`` caps them). The intermittent stall of earlier runs (1-2 epochs in 6 ending 10.24 s late, workers
-idle meanwhile) was tf.data's autotuner, now off in ``keras_spm.data.pipeline.to_dataset``. Targets (issue 14): every pipeline row
+idle meanwhile) was tf.data's autotuner, now off in ``keras_spm.data.pipeline.to_dataset``. The maps' own cost was
+mostly the height isosurface march (~30 ms a sample); ``keras_spm.descriptors.isosurface_maps`` halves it (2026-12-06:
+maps rows 0.82-1.01x -> 0.88-0.92x over 5 repeats; ``simulation_throughput_before_shortmarch.json`` is the run before). Targets (issue 14): every pipeline row
 >= 0.85x raw in every repeat. Prints a table and writes ``benchmarks/results/simulation_throughput.json``.
 """
 
