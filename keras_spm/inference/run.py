@@ -167,6 +167,15 @@ def _predict_afm(model, name, spec, inputs, channel, direction, crop_nan, log, t
     if isinstance(inputs, np.ndarray) or (isinstance(inputs, dict) and inputs and all(
             isinstance(v, np.ndarray) for v in inputs.values())):  # fmt: skip
         arrays = inputs if isinstance(inputs, dict) else {tips[0]: inputs}
+        missing = [t for t in tips if t not in arrays]
+        if missing:
+            raise ValueError(
+                f"{name} takes the stacks of tip(s) {', '.join(tips)}, got "
+                + (f"stacks of {', '.join(map(str, arrays))}" if isinstance(inputs, dict) else "one array")
+                + "; pass a dict {"
+                + ", ".join(f"{t!r}: stack" for t in tips)
+                + "}."
+            )
         stacks = {t: check_stack(arrays[t], n_slices=shape[2], image_size=shape[:2])[0] for t in tips}
         valid = np.ones(shape[:2], bool)
         source = "array"

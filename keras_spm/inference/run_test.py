@@ -32,6 +32,14 @@ def test_a_model_without_preset_is_refused_with_the_fix():
         keras_spm.predict(model, np.zeros((8, 8)))
 
 
+def test_a_two_tip_model_given_one_array_names_the_tips_it_needs():
+    stack = np.zeros((128, 128, 6), "float32")
+    with pytest.raises(ValueError, match=r"es_6slice takes the stacks of tip\(s\) CO, Xe, got one array; pass a dict"):
+        keras_spm.predict("es_6slice", stack)
+    with pytest.raises(ValueError, match=r"got stacks of CO; pass a dict \{'CO': stack, 'Xe': stack\}"):
+        keras_spm.predict("es_6slice", {"CO": stack})
+
+
 def test_a_tilted_topography_is_levelled_before_segmentation():
     n = 128
     i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
