@@ -77,3 +77,21 @@ def test_relief_table_has_every_class_and_an_identity_model_is_counted_as_untouc
     assert np.isclose(
         out["per_relief"]["id"]["relief 0-1 px"]["psnr"], out["per_relief"]["corrupted"]["relief 0-1 px"]["psnr"]
     )
+    reg = out["per_relief"]["corrupted"]["relief 0-1 px"]
+    assert 0.0 <= reg["shift_px"] <= 2 * np.sqrt(2) and np.isfinite(reg["psnr_reg"])
+
+
+def test_registered_deltas_are_reported_beside_the_plain_targets():
+    def row(p, s, pr, sr):
+        return {**_row(p, s), "psnr_reg": pr, "ssim_reg": sr, "vif_reg": 0.5, "shift_px": 0.5}
+
+    table = {
+        "corrupted": row(24.0, 0.60, 29.0, 0.70),
+        "erosion, true tip": row(30.0, 0.75, 32.0, 0.80),
+        "m": row(24.1, 0.61, 29.5, 0.72),
+        "m on clean": _row(60.0, 0.999),
+    }
+    checks = tip_artifacts.targets(table, ["m"])["m"]
+    assert checks["registered, vs erosion, true tip"]["delta_psnr"] == -2.5
+    assert abs(checks["registered, vs corrupted"]["delta_ssim"] - 0.02) < 1e-12
+    assert not checks["vs corrupted"]["met"]  # the targets stay the plain metrics'
