@@ -76,6 +76,14 @@ def parse_args(argv) -> argparse.Namespace:
         "models trained before session 17; default: clean pairs are as noisy as corrupted ones)",
     )
     p.add_argument(
+        "--apex-offset",
+        type=float,
+        default=1.0,
+        help="topography: the training tips' apex offset range in px (CorruptionConfig.apex_offset_px). An off-centre "
+        "apex translates the whole image by up to that much, which no remover can know from the image; 0 trains on "
+        "the widening alone",
+    )
+    p.add_argument(
         "--tip-quantile",
         type=float,
         default=0.5,
@@ -144,10 +152,12 @@ def load_pairs(args) -> tuple:
 
 def _synthetic_chunk(job: tuple) -> tuple:
     from keras_spm.models.dae.restore import make_topography_pairs
+    from keras_spm.sim.tip import CorruptionConfig
 
-    n, patch, seed, chunk, p_clean, tip_size, noisy_clean = job
+    n, patch, seed, chunk, p_clean, tip_size, noisy_clean, apex_offset = job
     rng = np.random.default_rng([seed, chunk])
-    return make_topography_pairs(n, patch, rng, p_clean=p_clean, tip_size=tip_size, noisy_clean=noisy_clean)
+    config = CorruptionConfig(apex_offset_px=apex_offset)
+    return make_topography_pairs(n, patch, rng, config, p_clean=p_clean, tip_size=tip_size, noisy_clean=noisy_clean)
 
 
 def topography_pairs(args) -> tuple:
@@ -161,7 +171,9 @@ def topography_pairs(args) -> tuple:
     sizes = [len(a) for a in np.array_split(np.arange(args.train_pairs), chunks)]
     tip_size = _tip_size(args.variant)
     noisy = not args.plain_clean
-    jobs = [(n, args.patch, args.seed, k, args.p_clean, tip_size, noisy) for k, n in enumerate(sizes) if n]
+    jobs = [
+        (n, args.patch, args.seed, k, args.p_clean, tip_size, noisy, args.apex_offset) for k, n in enumerate(sizes) if n
+    ]
     if args.workers > 1:
         import multiprocessing as mp
 
