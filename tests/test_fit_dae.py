@@ -55,6 +55,20 @@ def test_topography_pairs_are_synthetic_for_training_and_real_val_files_for_vali
     assert {s for s, _ in REAL_FILES.values()} == {"val", "test"}  # real files never train
 
 
+def test_apex_offset_zero_trains_on_centred_tips():
+    def tips(offset):  # 12 corrupted pairs of one seed: the same surfaces and tips, only the apex offset differs
+        job = (12, 48, 3, 0, 0.0, 25, True, offset)
+        return fit_dae._synthetic_chunk(job)[2][..., 0]
+
+    def point_symmetric(t):  # a single centred apex: the profile equals itself turned by 180 degrees
+        return np.allclose(t, t[::-1, ::-1], atol=1e-6)
+
+    centred, tilted = tips(0.0), tips(1.0)
+    assert sum(map(point_symmetric, centred)) > sum(map(point_symmetric, tilted))
+    assert all(t[12, 12] == 0 and t.max() == 0 for t in centred)
+    assert fit_dae.parse_args(["--out", "x"]).apex_offset == 1.0  # the default keeps the benchmark's corruption
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"shared real data not found at {DATA} (CI clones it beside the repo)")
 def test_bf16_run_keeps_the_output_float32(tmp_path):
     import keras
