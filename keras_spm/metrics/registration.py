@@ -7,7 +7,8 @@ tip. On lattices and other low-relief scans, where one pixel is much of a featur
 dB of PSNR (measured on corrupted synthetic surfaces with under 1 px of relief: re-registering the corrupted input by
 the apex offset gains +3.9 dB; the oracle gains +6.2), so plain PSNR against the clean scan mixes what a remover can
 fix with what it cannot. :func:`registered_quality` scores every method the same way after aligning its output to the
-reference with the least-squares translation of at most ``max_shift`` px, so the comparison is on shape. It is reported beside the plain metrics, not instead of them.
+reference with the least-squares translation of at most ``max_shift`` px, so the comparison is on shape. It is
+reported beside the plain metrics, not instead of them.
 """
 
 from __future__ import annotations
