@@ -268,9 +268,8 @@ def summarise(rows: dict, by: str | None = None) -> dict:
 
 
 def print_table(title: str, table: dict) -> None:
-    print(
-        f"\n{title}\n{'method':34s} {'PSNR dB':>8s} {'SSIM':>7s} {'VIF':>7s}   registered: {'PSNR':>6s} {'SSIM':>6s} shift px"
-    )
+    head = f"{'method':34s} {'PSNR dB':>8s} {'SSIM':>7s} {'VIF':>7s}"
+    print(f"\n{title}\n{head}   registered: {'PSNR':>6s} {'SSIM':>6s} shift px")
     for m, v in table.items():
         reg = f"   {'':12s}{v['psnr_reg']:6.2f} {v['ssim_reg']:6.3f} {v['shift_px']:8.2f}" if "psnr_reg" in v else ""
         print(f"{m:34s} {v['psnr']:8.2f} {v['ssim']:7.3f} {v['vif']:7.3f}{reg}")
