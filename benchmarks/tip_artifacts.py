@@ -201,10 +201,10 @@ def run_model(model, image: np.ndarray, pixel: float) -> np.ndarray:
     return restore(model, image, stride=stride, pixel_size=pixel)
 
 
-def evaluate(data: list[dict], models: dict, blind: bool = True, registered: bool = True) -> tuple[dict, dict]:
+def evaluate(data: list[dict], models: dict, blind: bool = True) -> tuple[dict, dict]:
     """Per-case metrics ``{method: [row, ...]}`` and outputs ``{method: [image, ...]}`` (rows align with ``data``).
 
-    ``registered`` adds each row's metrics after aligning the output to the clean scan
+    Each row also has its metrics after aligning the output to the clean scan
     (:func:`keras_spm.metrics.registration.registered_quality`, keys ``*_reg`` and ``shift_px``; not for the
     "on clean" rows): the corruption's tilted apex translates the image by up to 1 px, which only the true tip knows.
     """
@@ -216,7 +216,7 @@ def evaluate(data: list[dict], models: dict, blind: bool = True, registered: boo
     def score(method, case, restored, reference=None, dt=0.0):
         ref = case["clean"] if reference is None else reference
         q = image_quality(ref, restored, float(np.ptp(ref)))
-        if registered and not method.endswith("on clean"):  # a translation only the true tip knows, taken out
+        if not method.endswith("on clean"):  # a translation only the true tip knows, taken out
             reg = registered_quality(ref, restored, float(np.ptp(ref)))
             q.update({f"{k}_reg": reg[k] for k in ("psnr", "ssim", "vif")}, shift_px=reg["shift_px"])
         row = {"case": case["name"], "file": case["file"], "kind": case["kind"], "tip": tip_kind(case)}

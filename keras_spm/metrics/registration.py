@@ -45,10 +45,10 @@ def register(reference: np.ndarray, image: np.ndarray, max_shift: float = MAX_SH
         return float(np.mean((ndimage.shift(im, s, order=3, mode="nearest")[m:-m, m:-m] - inner) ** 2))
 
     whole = range(-int(max_shift), int(max_shift) + 1)
-    start = min(((dy, dx) for dy in whole for dx in whole), key=cost)
+    start_cost, start = min((cost((dy, dx)), (dy, dx)) for dy in whole for dx in whole)
     bounds = [(-max_shift, max_shift)] * 2
     best = optimize.minimize(cost, np.array(start, float), method="Powell", bounds=bounds, options={"xtol": 1e-3})
-    shift = best.x if best.fun <= cost(start) else np.array(start, float)
+    shift = best.x if best.fun <= start_cost else np.array(start, float)
     return ndimage.shift(im, shift, order=3, mode="nearest"), (float(shift[0]), float(shift[1]))
 
 
