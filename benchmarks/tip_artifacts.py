@@ -48,16 +48,11 @@ sys.path.insert(0, str(ROOT))
 
 from keras_spm.metrics.image_quality import image_quality  # noqa: E402
 from keras_spm.metrics.registration import registered_quality  # noqa: E402
+from keras_spm.models.dae import consistency as C  # noqa: E402
 from keras_spm.sim import tip as T  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 BASELINES = ("corrupted", "erosion, blind tip", "erosion, true tip")
-
-
-def noise_sigma(image: np.ndarray) -> float:
-    """Robust white-noise std from neighbouring-pixel differences along the fast axis (MAD / sqrt 2)."""
-    d = np.diff(image, axis=1).ravel()
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
 
 
 def topography_cases(split: str, n_corruptions: int, seed: int, data_dir=None) -> list[dict]:
@@ -194,10 +189,19 @@ def load_models(specs: list[str]) -> dict:
     return models
 
 
+class Unchecked:
+    """A model run without ``restore``'s openness check (:mod:`keras_spm.models.dae.consistency`), to measure it."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 def run_model(model, image: np.ndarray, pixel: float) -> np.ndarray:
     from keras_spm.models.dae.restore import restore
 
     stride = 16
+    if isinstance(model, Unchecked):
+        return restore(model.model, image, stride=stride, pixel_size=pixel, max_opening_excess=None)
     return restore(model, image, stride=stride, pixel_size=pixel)
 
 
@@ -229,7 +233,7 @@ def evaluate(data: list[dict], models: dict, blind: bool = True) -> tuple[dict, 
         score("erosion, true tip", c, T.reconstruct_surface(c["bad"], c["tip"]) if "tip" in c else c["bad"])
         if blind:
             t0 = time.perf_counter()
-            est = T.blind_tip_estimate(c["bad"], c["pixel"], 7, threshold=2 * noise_sigma(c["bad"]), max_iter=3)
+            est = T.blind_tip_estimate(c["bad"], c["pixel"], 7, threshold=2 * C.noise_sigma(c["bad"]), max_iter=3)
             score("erosion, blind tip", c, T.reconstruct_surface(c["bad"], est), dt=time.perf_counter() - t0)
         for name, model in models.items():
             t0 = time.perf_counter()
@@ -361,12 +365,25 @@ def main(argv=None) -> int:
         default=0,
         help="corrupted synthetic surfaces per relief class (table 4: which reliefs a model restores; 0 skips it)",
     )
+    p.add_argument(
+        "--unchecked",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also run model NAME without restore's tip check, as 'NAME, no tip check'",
+    )
     p.add_argument("--out", type=Path, default=RESULTS / "tip_artifacts.json")
     args = p.parse_args(argv)
     models = load_models(args.model)
+    for name in args.unchecked:
+        if name not in models:
+            raise SystemExit(f"--unchecked {name}: no --model of that name (have: {', '.join(models) or 'none'})")
+        models[f"{name}, no tip check"] = Unchecked(models[name])
     names = list(models)
     result: dict = {"models": dict(s.partition("=")[::2] for s in args.model), "seed": args.seed,
                     "corruptions_per_image": args.corruptions, "machine": platform.platform(), "topographies": {}}  # fmt: skip
+    for name in args.unchecked:
+        result["models"][f"{name}, no tip check"] = f"{result['models'][name]} (restore(..., max_opening_excess=None))"
     figure_data = None
     for split in filter(None, args.splits.split(",")):
         data = topography_cases(split, args.corruptions, args.seed)

@@ -277,7 +277,11 @@ def _restore(model, name, spec, topo, image, notes, log) -> Prediction:
     if model.inputs[0].shape[-1] == 2:  # a scale-aware DAE: heights and pixel size in one unit (nm here)
         if topo.pixel_size is None:
             raise ValueError(f"{topo.source}: {name} needs the pixel size; give --pixel-size NM (pixel_size=)")
-        restored = restore(model, image, stride=spec.input.multiple, pixel_size=topo.pixel_size)
+        with warnings.catch_warnings(record=True) as caught:  # a refuted tip estimate: said in the notes
+            warnings.simplefilter("always", UserWarning)
+            restored = restore(model, image, stride=spec.input.multiple, pixel_size=topo.pixel_size)
+        for w in caught:
+            _emit(log, notes, str(w.message))
     else:
         restored = restore(model, image, stride=spec.input.multiple)
     _emit(log, notes, f"padded to a multiple of {spec.input.multiple} px for the network and cropped back")

@@ -10,7 +10,8 @@
   ``dae_topography_context``) adds an image-wide context branch, :func:`copy_weights_by_name` starts it from a plain one;
 * :func:`tip_erosion_dae` - learned tip estimate + Villarrubia erosion (preset ``dae_tip_erosion``; :mod:`.tip_erosion`),
   :func:`tip_erosion_dae_raw` its zoo form, :func:`estimate_tip` the tip it sees in a scan, in the scan's units, :class:`TipQuantileLoss` a tip loss that prefers too sharp to too blunt;
-* :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding);
+* :func:`~keras_spm.models.dae.restore.restore` - run a trained DAE on a whole height map (scaling, padding); a scan
+  that refutes its estimated tip (:mod:`.consistency`, Villarrubia's openness test) is returned unchanged;
 * losses :class:`SSIMLoss`, :class:`GradientLoss`, :class:`RestorationLoss`; presets in :data:`PRESETS`.
 """
 

@@ -13,9 +13,13 @@ Training pairs (:func:`make_pairs`) come from :func:`keras_spm.sim.tip.corrupt` 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from keras_spm.sim import tip as tipmod
+
+from .consistency import MAX_OPENING_EXCESS
 
 PERCENTILES = (0.5, 99.5)
 
@@ -90,7 +94,12 @@ def make_pairs(
 
 
 def restore(
-    model, image: np.ndarray, stride: int = 16, flips: bool = False, pixel_size: float | None = None
+    model,
+    image: np.ndarray,
+    stride: int = 16,
+    flips: bool = False,
+    pixel_size: float | None = None,
+    max_opening_excess: float | None = MAX_OPENING_EXCESS,
 ) -> np.ndarray:
     """Remove tip artifacts from one height map with a trained DAE; returns heights in the input's unit.
 
@@ -102,6 +111,10 @@ def restore(
     The image is normalised, reflect-padded to a multiple of ``stride`` (the network's down-sampling factor),
     passed through ``model`` and mapped back. ``flips=True`` averages the outputs for the four left-right / up-down
     flips (4x the time). Raises ``ValueError`` for non-2D input, NaN/inf values or a missing pixel size.
+
+    Tip-erosion models (the zoo's ``dae_tip_artifacts``): the scan is returned unchanged when it refutes the tip the
+    network estimated, i.e. has features sharper than that tip could have drawn by more than ``max_opening_excess``
+    noise sigmas (:mod:`.consistency`); ``None`` turns the check off.
     """
     from . import scaling
 
@@ -137,7 +150,29 @@ def restore(
     out = model.predict(batch, verbose=0, batch_size=1)
     out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)[..., 0]  # a training checkpoint's extra outputs
     y = np.mean([flip(o, ud, lr) for o, (ud, lr) in zip(out, views, strict=True)], axis=0)[:h, :w]
-    return y.astype(np.float64) * span + lo
+    restored = y.astype(np.float64) * span + lo
+    if channels == 2 and max_opening_excess is not None and _has_tip(model):
+        from .consistency import opening_excess
+        from .tip_erosion import estimate_tip
+
+        a = np.asarray(image, dtype=np.float64)
+        excess = opening_excess(a, estimate_tip(model, a, pixel_size).height)
+        if excess > max_opening_excess:
+            warnings.warn(
+                f"the scan has features sharper than the estimated tip could have drawn (opening excess {excess:.1f} "
+                f"noise sigmas > {max_opening_excess:g}): returned unchanged; max_opening_excess=None erodes anyway",
+                UserWarning,
+                stacklevel=2,
+            )
+            return a.copy()
+    return restored
+
+
+def _has_tip(model) -> bool:
+    """Whether ``model`` (zoo form or training checkpoint) is a tip-erosion network with a ``tip`` layer."""
+    from .scaling import core_network
+
+    return any(layer.name == "tip" for layer in core_network(model).layers)
 
 
 def _min_size(model) -> int:
