@@ -174,7 +174,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "edafm": ZooEntry(
         repo_id="keras-spm/edafm",
         revision=None,
-        sha256="d3d628d2f6fe71a33072a7a706851103e40e7daf7b79e469b0ec58d6b9f8eb49",
+        sha256="a2b36997c6f7754e9322cad9fd559ff11b5de6006c20a3fc2b9e178f66a602d6",
         kind="afm.es",
         description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks; ED-AFM's attention U-Net (Oinonen et al., ACS Nano 16, 89 (2022)) at a quarter of its widths; heavy set",
     ),
