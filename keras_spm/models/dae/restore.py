@@ -127,6 +127,20 @@ def restore(
     if channels == 2:
         a = np.asarray(image, dtype=np.float64)
         scaling.normalization(a, pixel_size)  # checks shape, finiteness and the pixel size
+        if max_opening_excess is not None and _has_tip(model):  # before the network pass: a refused scan needs none
+            from .consistency import opening_excess
+            from .tip_erosion import estimate_tip
+
+            excess = opening_excess(a, estimate_tip(model, a, pixel_size).height)
+            if excess > max_opening_excess:
+                warnings.warn(
+                    f"the scan has features sharper than the estimated tip could have drawn (opening excess "
+                    f"{excess:.1f} noise sigmas > {max_opening_excess:g}): returned unchanged; "
+                    "max_opening_excess=None erodes anyway",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                return a.copy()
         offset = float(np.median(a))
         if scaling.is_raw_model(model):  # the zoo model scales inside: give it raw (centred) heights + pixel size
             x = np.stack([a - offset, np.full(a.shape, pixel_size)], axis=-1).astype(np.float32)
@@ -150,22 +164,7 @@ def restore(
     out = model.predict(batch, verbose=0, batch_size=1)
     out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)[..., 0]  # a training checkpoint's extra outputs
     y = np.mean([flip(o, ud, lr) for o, (ud, lr) in zip(out, views, strict=True)], axis=0)[:h, :w]
-    restored = y.astype(np.float64) * span + lo
-    if channels == 2 and max_opening_excess is not None and _has_tip(model):
-        from .consistency import opening_excess
-        from .tip_erosion import estimate_tip
-
-        a = np.asarray(image, dtype=np.float64)
-        excess = opening_excess(a, estimate_tip(model, a, pixel_size).height)
-        if excess > max_opening_excess:
-            warnings.warn(
-                f"the scan has features sharper than the estimated tip could have drawn (opening excess {excess:.1f} "
-                f"noise sigmas > {max_opening_excess:g}): returned unchanged; max_opening_excess=None erodes anyway",
-                UserWarning,
-                stacklevel=2,
-            )
-            return a.copy()
-    return restored
+    return y.astype(np.float64) * span + lo
 
 
 def _has_tip(model) -> bool:
