@@ -1,0 +1,169 @@
+"""Where a campaign's learning curve stands: hours in the log, hours in the shipped file, and whether it is flat.
+
+Issue #14 closes a model's campaign when its target is met, or when ``zoo/<name>/campaign.csv`` holds enough hours
+(``DONE_WHEN_HOURS``) and the validation curve is flat over its last ``window`` hours. "Flat" is measured, not
+eyeballed: the best validation score fell by less than ``FLAT_FRACTION`` over the window.
+
+Runs are chained by *ratios*: each run scores on the validation set it was started with (its ``start`` row scores
+the weights it started from), so a run's progress is its best score over the score it had when the window (or the
+run) began, and the window's improvement is one minus the product of those ratios. A run that shipped nothing and
+a successor that restarted from older weights both count, which can only overstate the improvement, never hide it.
+
+    python training/campaign_status.py             # every zoo model with a campaign log
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runs import read_csv
+
+DONE_WHEN_HOURS = {"xyz": 8.0, "es": 8.0, "dsh_heavy": 3.0, "dsh_6slice": 3.0, "es_6slice": 3.0}
+FLAT_FRACTION = 0.02
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a campaign: its ``(wall hours, validation score)`` points in log order and what it shipped."""
+
+    run_id: str
+    start_sha: str
+    points: tuple[tuple[float, float], ...]
+    promoted: tuple[tuple[float, str, float], ...]  # (wall hours, sha, score) of each promotion
+    first_hours: float
+    last_hours: float
+
+    def best_at(self, hours: float) -> float:
+        """The lowest score of the points up to ``hours`` (the first point's score before it)."""
+        seen = [s for h, s in self.points if h <= hours + 1e-9]
+        return min(seen) if seen else self.points[0][1]
+
+    def best_checkpoint_hours(self, score: float, until: float) -> float:
+        """Wall hours of the evaluation that gave ``score`` (the promoted checkpoint) at or before ``until``."""
+        near = [h for h, s in self.points if h <= until + 1e-9 and math.isclose(s, score, rel_tol=1e-3)]
+        return near[-1] if near else until
+
+
+def _score(row: dict) -> float | None:
+    value = row.get("score") or row.get("val_loss")
+    return float(value) if value not in (None, "") else None
+
+
+def runs_of(rows: list[dict]) -> list[Run]:
+    """The log's runs in the order they started (a resumed run keeps its id and goes on)."""
+    order: list[str] = []
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        rid = row["run_id"]
+        if rid not in by_id:
+            order.append(rid)
+            by_id[rid] = []
+        by_id[rid].append(row)
+    runs = []
+    for rid in order:
+        own = by_id[rid]
+        points = tuple(
+            (float(r["wall_hours"]), _score(r))
+            for r in own
+            if r["event"] in ("start", "eval") and _score(r) is not None
+        )
+        promoted = tuple(
+            (float(r["wall_hours"]), r["promoted_sha"], _score(r) or math.nan) for r in own if r["event"] == "promote"
+        )
+        hours = [float(r["wall_hours"]) for r in own]
+        starts = [r.get("start_sha", "") for r in own if r.get("start_sha")]
+        if points:
+            runs.append(Run(rid, starts[0] if starts else "", points, promoted, min(hours), max(hours)))
+    return runs
+
+
+def improvement_over(runs: list[Run], window: float) -> tuple[float, float]:
+    """``(fractional fall of the best validation score over the last window hours, the window's start)``."""
+    end = max(r.last_hours for r in runs)
+    start = max(0.0, end - window)
+    ratio = 1.0
+    for run in runs:
+        if run.last_hours <= start:
+            continue
+        ratio *= run.best_at(run.last_hours) / run.best_at(max(start, run.first_hours))
+    return 1.0 - ratio, start
+
+
+def shipped_hours(runs: list[Run]) -> float:
+    """Training hours in the shipped weights: the last promotion's run up to its best checkpoint, then the run
+    that shipped the file it started from, and so on (runs that shipped nothing are not in it)."""
+    by_sha = {sha: (run, hours, score) for run in runs for hours, sha, score in run.promoted}
+    last = [(hours, sha) for run in runs for hours, sha, _ in run.promoted]
+    if not last:
+        return 0.0
+    sha = max(last)[1]
+    total, seen = 0.0, set()
+    while sha in by_sha and sha not in seen:
+        seen.add(sha)
+        run, hours, score = by_sha[sha]
+        total += run.best_checkpoint_hours(score, hours) - run.first_hours
+        sha = run.start_sha
+    return total
+
+
+@dataclass(frozen=True)
+class CurveStatus:
+    model: str
+    log_hours: float
+    shipped_hours: float
+    window_start: float
+    improvement: float
+    flat: bool
+    enough_hours: bool | None  # None: the issue sets no hours for this model
+
+    @property
+    def done_when_met(self) -> bool:
+        """Issue #14's clause without the targets: enough hours in the log and flat over the window."""
+        return bool(self.enough_hours) and self.flat
+
+
+def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float = FLAT_FRACTION) -> CurveStatus:
+    """Where ``model``'s log stands (``rows``: its ``campaign.csv``)."""
+    runs = runs_of(rows)
+    if not runs:
+        raise ValueError(f"{model}: the campaign log has no validation scores yet; run training/campaign.py first.")
+    improvement, start = improvement_over(runs, window)
+    log_hours = max(r.last_hours for r in runs)
+    needed = DONE_WHEN_HOURS.get(model)
+    return CurveStatus(
+        model=model,
+        log_hours=log_hours,
+        shipped_hours=shipped_hours(runs),
+        window_start=start,
+        improvement=improvement,
+        flat=log_hours >= window and improvement < flat,
+        enough_hours=None if needed is None else log_hours >= needed,
+    )
+
+
+def status_table(zoo: Path, window: float = 2.0, flat: float = FLAT_FRACTION) -> list[CurveStatus]:
+    """:func:`curve_status` of every ``zoo/<name>/campaign.csv``."""
+    out = []
+    for log in sorted(Path(zoo).glob("*/campaign.csv")):
+        rows = read_csv(log)
+        if rows:
+            out.append(curve_status(log.parent.name, rows, window, flat))
+    return out
+
+
+def format_table(statuses: list[CurveStatus], window: float, flat: float) -> str:
+    lines = [
+        f"| model | hours in the log | hours in the shipped file | best score, last {window:g} h | flat (< {flat:.0%}) "
+        "| hours asked | done-when (hours + flat) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in statuses:
+        asked = DONE_WHEN_HOURS.get(s.model)
+        lines.append(
+            f"| {s.model} | {s.log_hours:.2f} | {s.shipped_hours:.2f} | {-s.improvement:+.1%} "
+            f"(from {s.window_start:.2f} h) | {'yes' if s.flat else 'no'} | {asked if asked else '-'} "
+            f"| {'yes' if s.done_when_met else 'no' if asked else '-'} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+import pytest
+
+from keras_spm.training.curve import curve_status, format_table, runs_of, shipped_hours
+
+
+def row(run, event, hours, score="", start="", promoted=""):
+    return {
+        "run_id": run,
+        "event": event,
+        "wall_hours": str(hours),
+        "score": str(score),
+        "start_sha": start,
+        "promoted_sha": promoted,
+    }
+
+
+def log():
+    """Run a from scratch (best at 1.0 h, promoted at 1.5 h); run b ships nothing; run c restarts from a's file on a
+    new validation set, where a's weights score 2.0, and promotes its best at 3.5 h."""
+    return [
+        row("a", "start", 0.0),
+        row("a", "eval", 0.5, 0.30),
+        row("a", "eval", 1.0, 0.20),
+        row("a", "eval", 1.5, 0.21),
+        row("a", "promote", 1.5, 0.20, promoted="sha_a"),
+        row("b", "start", 1.5, 0.20, start="sha_a"),
+        row("b", "eval", 2.0, 0.22),
+        row("c", "start", 2.0, 2.0, start="sha_a"),
+        row("c", "eval", 2.5, 1.9),
+        row("c", "eval", 3.0, 1.8),
+        row("c", "eval", 3.5, 1.79),
+        row("c", "eval", 4.0, 1.80),
+        row("c", "promote", 4.0, 1.79, start="sha_a", promoted="sha_c"),
+    ]
+
+
+def test_shipped_hours_follow_the_promoted_files_up_to_their_best_checkpoints():
+    runs = runs_of(log())
+    assert [r.run_id for r in runs] == ["a", "b", "c"]
+    # c: 2.0 -> 3.5 h, then a: 0.0 -> 1.0 h; b shipped nothing
+    assert shipped_hours(runs) == pytest.approx(1.5 + 1.0)
+
+
+def test_the_window_chains_runs_by_the_ratio_of_their_own_scores():
+    s = curve_status("dsh_6slice", log(), window=2.0)
+    # window 2.0 -> 4.0 h: b is before it, c goes from 2.0 (its start) to 1.79
+    assert s.window_start == pytest.approx(2.0)
+    assert s.improvement == pytest.approx(1 - 1.79 / 2.0)
+    assert not s.flat and s.enough_hours and not s.done_when_met
+    # a window across runs: a from its best at 1.0 h (0.20) stays 0.20, b does not improve, c 2.0 -> 1.79
+    wide = curve_status("dsh_6slice", log(), window=3.0)
+    assert wide.improvement == pytest.approx(1 - (0.20 / 0.20) * (0.20 / 0.20) * (1.79 / 2.0))
+
+
+def test_a_curve_that_stopped_falling_is_flat_and_meets_the_clause():
+    rows = log() + [row("c", "eval", 5.0 + i / 2, 1.79 - 0.001 * i) for i in range(5)]
+    s = curve_status("dsh_6slice", rows, window=2.0, flat=0.02)
+    assert s.improvement < 0.02 and s.flat and s.done_when_met
+    assert curve_status("edafm", rows).enough_hours is None  # the issue asks no hours of edafm
+    assert "| dsh_6slice |" in format_table([s], 2.0, 0.02)
+
+
+def test_a_log_without_scores_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match="run training/campaign.py"):
+        curve_status("xyz", [row("a", "start", 0.0)])
