@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .runs import read_csv
 
 DONE_WHEN_HOURS = {"xyz": 8.0, "es": 8.0, "dsh_heavy": 3.0, "dsh_6slice": 3.0, "es_6slice": 3.0}
@@ -31,6 +33,7 @@ class Run:
     run_id: str
     start_sha: str
     points: tuple[tuple[float, float], ...]
+    counts: tuple[tuple[float, float, float], ...]  # (wall hours, molecules simulated, samples trained) of each row
     promoted: tuple[tuple[float, str, float], ...]  # (wall hours, sha, score) of each promotion
     first_hours: float
     last_hours: float
@@ -44,6 +47,12 @@ class Run:
         """Wall hours of the evaluation that gave ``score`` (the promoted checkpoint) at or before ``until``."""
         near = [h for h, s in self.points if h <= until + 1e-9 and math.isclose(s, score, rel_tol=1e-3)]
         return near[-1] if near else until
+
+    def totals_between(self, start: float, end: float) -> tuple[float, float, float]:
+        """Wall hours, molecules simulated and samples trained from ``start`` to ``end`` (cumulative log columns)."""
+        at = {h: (m, n) for h, m, n in self.counts}
+        (m0, n0), (m1, n1) = at[min(at, key=lambda h: abs(h - start))], at[min(at, key=lambda h: abs(h - end))]
+        return end - start, m1 - m0, n1 - n0
 
 
 def _score(row: dict) -> float | None:
@@ -74,8 +83,12 @@ def runs_of(rows: list[dict]) -> list[Run]:
         )
         hours = [float(r["wall_hours"]) for r in own]
         starts = [r.get("start_sha", "") for r in own if r.get("start_sha")]
+        counts = tuple(
+            (float(r["wall_hours"]), float(r.get("molecules_simulated") or 0), float(r.get("samples_trained") or 0))
+            for r in own
+        )
         if points:
-            runs.append(Run(rid, starts[0] if starts else "", points, promoted, min(hours), max(hours)))
+            runs.append(Run(rid, starts[0] if starts else "", points, counts, promoted, min(hours), max(hours)))
     return runs
 
 
@@ -91,21 +104,25 @@ def improvement_over(runs: list[Run], window: float) -> tuple[float, float]:
     return 1.0 - ratio, start
 
 
-def shipped_hours(runs: list[Run]) -> float:
-    """Training hours in the shipped weights: the last promotion's run up to its best checkpoint, then the run
-    that shipped the file it started from, and so on (runs that shipped nothing are not in it)."""
+def shipped_totals(runs: list[Run]) -> tuple[float, float, float]:
+    """Wall hours, molecules simulated and samples trained in the shipped weights: the last promotion's run up to
+    its best checkpoint, then the run that shipped the file it started from, and so on (runs that shipped nothing
+    are not in it)."""
     by_sha = {sha: (run, hours, score) for run in runs for hours, sha, score in run.promoted}
     last = [(hours, sha) for run in runs for hours, sha, _ in run.promoted]
-    if not last:
-        return 0.0
-    sha = max(last)[1]
-    total, seen = 0.0, set()
+    totals = np.zeros(3)
+    sha, seen = (max(last)[1] if last else None), set()
     while sha in by_sha and sha not in seen:
         seen.add(sha)
         run, hours, score = by_sha[sha]
-        total += run.best_checkpoint_hours(score, hours) - run.first_hours
+        totals += run.totals_between(run.first_hours, run.best_checkpoint_hours(score, hours))
         sha = run.start_sha
-    return total
+    return tuple(float(t) for t in totals)
+
+
+def shipped_hours(runs: list[Run]) -> float:
+    """Training wall hours in the shipped weights (:func:`shipped_totals`)."""
+    return shipped_totals(runs)[0]
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,8 @@ class CurveStatus:
     model: str
     log_hours: float
     shipped_hours: float
+    shipped_molecules: int
+    shipped_samples: int
     window_start: float
     improvement: float
     flat: bool
@@ -132,10 +151,13 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
     improvement, start = improvement_over(runs, window)
     log_hours = max(r.last_hours for r in runs)
     needed = DONE_WHEN_HOURS.get(model)
+    hours, molecules, samples = shipped_totals(runs)
     return CurveStatus(
         model=model,
         log_hours=log_hours,
-        shipped_hours=shipped_hours(runs),
+        shipped_hours=hours,
+        shipped_molecules=int(molecules),
+        shipped_samples=int(samples),
         window_start=start,
         improvement=improvement,
         flat=log_hours >= window and improvement < flat,
@@ -155,14 +177,15 @@ def status_table(zoo: Path, window: float = 2.0, flat: float = FLAT_FRACTION) ->
 
 def format_table(statuses: list[CurveStatus], window: float, flat: float) -> str:
     lines = [
-        f"| model | hours in the log | hours in the shipped file | best score, last {window:g} h | flat (< {flat:.0%}) "
+        f"| model | hours in the log | in the shipped file: hours / molecules / samples | best score, last {window:g} h | flat (< {flat:.0%}) "
         "| hours asked | done-when (hours + flat) |",
         "|---|---|---|---|---|---|---|",
     ]
     for s in statuses:
         asked = DONE_WHEN_HOURS.get(s.model)
         lines.append(
-            f"| {s.model} | {s.log_hours:.2f} | {s.shipped_hours:.2f} | {-s.improvement:+.1%} "
+            f"| {s.model} | {s.log_hours:.2f} | {s.shipped_hours:.2f} / {s.shipped_molecules:,} / {s.shipped_samples:,} "
+            f"| {-s.improvement:+.1%} "
             f"(from {s.window_start:.2f} h) | {'yes' if s.flat else 'no'} | {asked if asked else '-'} "
             f"| {'yes' if s.done_when_met else 'no' if asked else '-'} |"
         )

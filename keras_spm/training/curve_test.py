@@ -1,10 +1,13 @@
 import pytest
 
-from keras_spm.training.curve import curve_status, format_table, runs_of, shipped_hours
+from keras_spm.training.curve import curve_status, format_table, runs_of, shipped_hours, shipped_totals
 
 
 def row(run, event, hours, score="", start="", promoted=""):
+    """A campaign.csv row; 100 molecules and 800 samples per logged hour."""
     return {
+        "molecules_simulated": str(100 * hours),
+        "samples_trained": str(800 * hours),
         "run_id": run,
         "event": event,
         "wall_hours": str(hours),
@@ -39,6 +42,7 @@ def test_shipped_hours_follow_the_promoted_files_up_to_their_best_checkpoints():
     assert [r.run_id for r in runs] == ["a", "b", "c"]
     # c: 2.0 -> 3.5 h, then a: 0.0 -> 1.0 h; b shipped nothing
     assert shipped_hours(runs) == pytest.approx(1.5 + 1.0)
+    assert shipped_totals(runs) == pytest.approx((2.5, 250, 2000))
 
 
 def test_the_window_chains_runs_by_the_ratio_of_their_own_scores():
