@@ -81,7 +81,7 @@ def run_campaign(tmp_path: Path, hours: float) -> subprocess.Popen:
     cmd = [sys.executable, str(ROOT / "training" / "campaign.py"), "--model", "xyz", "--hours", str(hours),
            "--eval-minutes", "0.25", "--run", str(tmp_path / "run"), "--log-dir", str(tmp_path / "log"),
            "--shipped-set", "--set", "light", "--val-molecules", "4", "--capacity", "20", "--batch-size", "4", "--replay-ratio", "4",
-           "--producer-threads", "1", "--no-promote", "--beta2", "0.99"]  # fmt: skip
+           "--producer-threads", "1", "--no-promote", "--beta2", "0.99", "--plateau-evals", "1"]  # fmt: skip
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -115,12 +115,14 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     with zipfile.ZipFile(tmp_path / "run" / "last.keras") as saved:  # the resumed optimizer kept its beta_2
         optimizer = json.loads(saved.read("config.json"))["compile_config"]["optimizer"]["config"]
     assert state["beta2"] == 0.99 and optimizer["beta_2"] == 0.99
+    assert state["plateau"]["evals"] == 1 and 1e-5 <= state["lr"] <= 3e-4  # cut, or not, by the schedule alone
     rows = read_csv(tmp_path / "log" / "campaign.csv")
     assert [r["event"] for r in rows][:2] == ["start", "eval"] and {r["run_id"] for r in rows} == {state["run_id"]}
     for r in rows:  # checkpoints are chosen on augmented and noise-free validation stacks alike
         assert float(r["score"]) == pytest.approx((float(r["val_loss"]) + float(r["val_loss_clean"])) / 2, abs=2e-5)
     cached = np.load(tmp_path / "run" / "val_light_4.npz")
     assert cached["x_CO"].shape == cached["xc_CO"].shape and not np.allclose(cached["x_CO"], cached["xc_CO"])
+    assert all(1e-5 <= float(r["lr"]) <= 3e-4 for r in rows if r["event"] == "eval")  # the rate is logged
     hours = [float(r["wall_hours"]) for r in rows]
     assert hours == sorted(hours) and float(rows[-1]["samples_trained"]) == state["samples_trained"]
     assert (tmp_path / "log" / "campaign.png").stat().st_size > 0
@@ -233,6 +235,23 @@ def test_warmup_ramps_the_rate_linearly_then_holds_it():
     rates = [campaign.warmup_rate(3e-4, step, warmup_steps=4) for step in range(6)]
     assert rates == pytest.approx([7.5e-5, 1.5e-4, 2.25e-4, 3e-4, 3e-4, 3e-4])
     assert campaign.warmup_rate(3e-4, 0, warmup_steps=0) == 3e-4
+
+
+def test_a_plateau_cuts_the_rate_once_per_n_evaluations_without_a_new_best_and_not_below_the_floor():
+    assert campaign.plateau_rate(1e-3, since_best=2, evals=3, factor=0.3, min_lr=1e-5) == (1e-3, 2)  # not yet
+    assert campaign.plateau_rate(1e-3, since_best=3, evals=3, factor=0.3, min_lr=1e-5) == (pytest.approx(3e-4), 0)
+    assert campaign.plateau_rate(2e-5, since_best=3, evals=3, factor=0.3, min_lr=1e-5) == (1e-5, 0)  # the floor
+    assert campaign.plateau_rate(1e-5, since_best=9, evals=3, factor=0.3, min_lr=1e-5) == (1e-5, 9)  # at the floor
+    assert campaign.plateau_rate(1e-3, since_best=9, evals=0, factor=0.3, min_lr=1e-5) == (1e-3, 9)  # off
+
+
+def test_plateau_options_are_checked(capsys):
+    with pytest.raises(SystemExit):
+        campaign.parse_args(["--model", "xyz", "--plateau-evals", "3", "--plateau-factor", "1.5"])
+    assert "--plateau-factor in (0, 1)" in capsys.readouterr().err
+    args = campaign.parse_args(["--model", "xyz", "--plateau-evals", "3"])
+    assert (args.plateau_evals, args.plateau_factor, args.min_lr) == (3, 0.3, 1e-5)
+    assert campaign.parse_args(["--model", "xyz"]).plateau_evals is None  # a resumed run keeps its own schedule
 
 
 def test_weight_average_follows_the_weights_and_is_applied_only_inside_its_block(tmp_path):
