@@ -104,6 +104,46 @@ def improvement_over(runs: list[Run], window: float) -> tuple[float, float]:
     return 1.0 - ratio, start
 
 
+def chained_curve(runs: list[Run]) -> tuple[np.ndarray, np.ndarray]:
+    """``(wall hours, best score relative to the log's first)`` at every evaluation, runs chained by their ratios as
+    in :func:`improvement_over`, so one curve spans validation sets of different sizes."""
+    hours, level, carried = [], [], 1.0
+    for run in runs:
+        first = run.points[0][1]
+        for h, _ in run.points:
+            hours.append(h)
+            level.append(carried * run.best_at(h) / first)
+        carried *= run.best_at(run.last_hours) / first
+    return np.array(hours), np.array(level)
+
+
+def plot_status(zoo: Path, out: Path, window: float = 2.0, flat: float = FLAT_FRACTION) -> Path:
+    """One panel per campaign log: the chained best validation score against hours, the last ``window`` h shaded
+    (green when flat); the figure the done-when clause is read from."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    logs = [log for log in sorted(Path(zoo).glob("*/campaign.csv")) if runs_of(read_csv(log))]
+    fig, axes = plt.subplots(1, len(logs), figsize=(3.3 * len(logs), 3.0), squeeze=False)
+    for ax, log in zip(axes[0], logs, strict=True):
+        rows = read_csv(log)
+        s = curve_status(log.parent.name, rows, window, flat)
+        hours, level = chained_curve(runs_of(rows))
+        ax.semilogy(hours, level, ".-", ms=3)
+        ax.axvspan(s.window_start, s.log_hours, color="tab:green" if s.flat else "tab:orange", alpha=0.2)
+        ax.set_title(f"{s.model}: {-s.improvement:+.1%} in {window:g} h", fontsize=9)
+        ax.set_xlabel("training wall hours (log)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("best validation score / first")
+    fig.suptitle(f"campaign curves: the last {window:g} h shaded (green: flat, best score down < {flat:.0%})")
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return Path(out)
+
+
 def shipped_totals(runs: list[Run]) -> tuple[float, float, float]:
     """Wall hours, molecules simulated and samples trained in the shipped weights: the last promotion's run up to
     its best checkpoint, then the run that shipped the file it started from, and so on (runs that shipped nothing

@@ -1,6 +1,15 @@
+import numpy as np
 import pytest
 
-from keras_spm.training.curve import curve_status, format_table, runs_of, shipped_hours, shipped_totals
+from keras_spm.training.curve import (
+    chained_curve,
+    curve_status,
+    format_table,
+    plot_status,
+    runs_of,
+    shipped_hours,
+    shipped_totals,
+)
 
 
 def row(run, event, hours, score="", start="", promoted=""):
@@ -67,3 +76,17 @@ def test_a_curve_that_stopped_falling_is_flat_and_meets_the_clause():
 def test_a_log_without_scores_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="run training/campaign.py"):
         curve_status("xyz", [row("a", "start", 0.0)])
+
+
+def test_the_chained_curve_carries_each_run_s_ratio_into_the_next_and_is_drawn(tmp_path):
+    hours, level = chained_curve(runs_of(log()))
+    assert hours[-1] == 4.0 and level[0] == 1.0
+    # a: 0.30 -> 0.20 (2/3); b: no better than its start; c: 2.0 -> 1.79
+    assert level[-1] == pytest.approx((0.20 / 0.30) * 1.0 * (1.79 / 2.0))
+    assert all(np.diff(level) <= 1e-12)  # best-so-far never rises
+    (tmp_path / "m").mkdir()
+    header = ",".join(log()[0])
+    lines = [header] + [",".join(str(v) for v in r.values()) for r in log()]
+    (tmp_path / "m" / "campaign.csv").write_text("\n".join(lines) + "\n")
+    out = plot_status(tmp_path, tmp_path / "status.png")
+    assert out.stat().st_size > 0
