@@ -9,7 +9,8 @@ convolution -> multislice).
 * :func:`translate` - a generator on whole images of any size (stride padding, input checks);
 * :func:`expert_classifier` / :func:`train_expert` / :func:`prob_real` - the real-vs-simulated "machine expert";
 * :class:`PixelShuffle` / :class:`ICNR` - sub-pixel upsampling without checkerboard (``upsampling="subpixel"``);
-* :class:`MeanCalibration` / :func:`calibrated_generator` - per-image mean calibration of STEM translations.
+* :class:`MeanCalibration` / :func:`calibrated_generator` - per-image mean calibration of STEM translations;
+* :class:`MeasurementNoise` / :func:`with_measurement_noise` - the random detector noise a sim -> exp translation adds.
 
 Importing the package registers every custom layer, so saved generators load without custom code.
 """
@@ -28,6 +29,7 @@ from .cyclegan import (
 from .expert import expert_classifier, prob_real, train_expert
 from .gan_presets import PRESETS, from_preset
 from .inference import generator_stride, translate
+from .noise import MeasurementNoise, with_measurement_noise, without_measurement_noise
 from .pix2pix import Pix2Pix, conditional_patchgan, unet_generator
 from .upsampling import ICNR, UPSAMPLING, PixelShuffle
 
@@ -38,6 +40,7 @@ __all__ = [
     "CycleGAN",
     "ImagePool",
     "LinearDecayAfter",
+    "MeasurementNoise",
     "MeanCalibration",
     "MeanCalibrationLayer",
     "Pix2Pix",
@@ -56,4 +59,6 @@ __all__ = [
     "train_expert",
     "translate",
     "unet_generator",
+    "with_measurement_noise",
+    "without_measurement_noise",
 ]

@@ -14,10 +14,20 @@ import keras
 import numpy as np
 
 
+def all_layers(model: keras.Model) -> list:
+    """Every layer of ``model``, nested models' layers included (a zoo model may wrap its generator)."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if isinstance(layer, keras.Model):
+            out += all_layers(layer)
+    return out
+
+
 def generator_stride(model: keras.Model) -> int:
     """2 ** (number of stride-2 convolutions on the way down): the size multiple the generator needs."""
     n = 0
-    for layer in model.layers:
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
             if tuple(layer.strides) == (2, 2):
                 n += 1
@@ -27,7 +37,7 @@ def generator_stride(model: keras.Model) -> int:
 def _scales_own_input(model: keras.Model) -> bool:
     from keras_spm.models.preprocessing import MinMaxScale, PeakScale
 
-    return any(isinstance(layer, (MinMaxScale, PeakScale)) for layer in model.layers)
+    return any(isinstance(layer, (MinMaxScale, PeakScale)) for layer in all_layers(model))
 
 
 def translate(model: keras.Model, images, batch_size: int = 1, tta: bool = False) -> np.ndarray:
