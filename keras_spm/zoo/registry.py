@@ -160,7 +160,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_6slice": ZooEntry(
         repo_id="keras-spm/dsh_6slice",
         revision=None,
-        sha256="c8db8e103140b33b4fb4d2e9016b955facdbaf1136ba8b4e24c321ca43d03ec8",
+        sha256="9120defdb06cc7ae36029076a78854f538bb723ebe54dafb67457fd6777f6058",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set",
     ),
