@@ -401,8 +401,13 @@ def main(argv=None) -> dict:
         ],
         ["simulated", "sim -> real", "sim -> real -> sim", "real", "real -> sim", "real -> sim -> real"],
     )
-    native = RESULTS / f"{args.name}_native.png"
+    native = RESULTS / f"{args.name}_native.png" if args.native_rows > 0 else None
     k = args.native_rows
+    out = RESULTS / f"{args.name}.json"
+    out.write_text(json.dumps(results, indent=1))  # before the figures: a figure that fails loses no numbers
+    if native is None:
+        print(f"wrote {out} and {figure} (--native-rows 0: no native-resolution figure)")
+        return results
     save_native_figure(
         native,
         [
@@ -417,8 +422,6 @@ def main(argv=None) -> dict:
             for j in ri[:k]
         ],
     )
-    out = RESULTS / f"{args.name}.json"
-    out.write_text(json.dumps(results, indent=1))
     print(f"wrote {out}, {figure} and {native}")
     return results
 

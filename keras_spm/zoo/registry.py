@@ -112,10 +112,10 @@ REGISTRY: dict[str, ZooEntry] = {
     "cyclegan_afm_sim2exp": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_sim2exp",
         revision=None,
-        sha256="ad5778325b490588d09759c95aca26519e01c077e68a4b4abb239c13c2254266",
+        sha256="962358de339f645bdd1bfe833c751d8a7b3d852c32dfbc2979bdedb78a20c3ea",
         kind="gan.resnet_generator",
         description="CycleGAN ResNet-6 generator (24 filters, input skip): simulated nc-AFM image -> real (experimental) style "
-        "(1 channel, [-1, 1], sides multiple of 4)",
+        "(1 channel, [-1, 1], sides multiple of 4), then random detector noise (MeasurementNoise, 0.009, 1 px)",
     ),
     "cyclegan_afm_exp2sim": ZooEntry(
         repo_id="keras-spm/cyclegan_afm_exp2sim",
