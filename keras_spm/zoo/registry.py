@@ -160,7 +160,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "dsh_6slice": ZooEntry(
         repo_id="keras-spm/dsh_6slice",
         revision=None,
-        sha256="9120defdb06cc7ae36029076a78854f538bb723ebe54dafb67457fd6777f6058",
+        sha256="5c80a7247423181b1ed1defa29a060dc1e8df9240b0e0ccdce82d4e3e14b09bb",
         kind="afm.dsh",
         description="Atomic Disks, vdW Spheres, Height Map from a 6-slice CO-tip stack (ED-AFM's depth); heavy set",
     ),
