@@ -125,11 +125,10 @@ def plot_status(zoo: Path, out: Path, window: float = 2.0, flat: float = FLAT_FR
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    logs = [log for log in sorted(Path(zoo).glob("*/campaign.csv")) if runs_of(read_csv(log))]
+    logs = {name: rows for name, rows in campaign_logs(zoo).items() if runs_of(rows)}
     fig, axes = plt.subplots(1, len(logs), figsize=(3.3 * len(logs), 3.0), squeeze=False)
-    for ax, log in zip(axes[0], logs, strict=True):
-        rows = read_csv(log)
-        s = curve_status(log.parent.name, rows, window, flat)
+    for ax, (name, rows) in zip(axes[0], logs.items(), strict=True):
+        s = curve_status(name, rows, window, flat)
         hours, level = chained_curve(runs_of(rows))
         ax.semilogy(hours, level, ".-", ms=3)
         ax.axvspan(s.window_start, s.log_hours, color="tab:green" if s.flat else "tab:orange", alpha=0.2)
@@ -205,14 +204,15 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
     )
 
 
+def campaign_logs(zoo: Path) -> dict[str, list[dict]]:
+    """``{model: rows}`` of every non-empty ``zoo/<model>/campaign.csv``, by name."""
+    logs = {log.parent.name: read_csv(log) for log in sorted(Path(zoo).glob("*/campaign.csv"))}
+    return {name: rows for name, rows in logs.items() if rows}
+
+
 def status_table(zoo: Path, window: float = 2.0, flat: float = FLAT_FRACTION) -> list[CurveStatus]:
     """:func:`curve_status` of every ``zoo/<name>/campaign.csv``."""
-    out = []
-    for log in sorted(Path(zoo).glob("*/campaign.csv")):
-        rows = read_csv(log)
-        if rows:
-            out.append(curve_status(log.parent.name, rows, window, flat))
-    return out
+    return [curve_status(name, rows, window, flat) for name, rows in campaign_logs(zoo).items()]
 
 
 def format_table(statuses: list[CurveStatus], window: float, flat: float) -> str:
