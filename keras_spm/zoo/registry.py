@@ -167,7 +167,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es_6slice": ZooEntry(
         repo_id="keras-spm/es_6slice",
         revision=None,
-        sha256="8730b166591343919d441bbc7ae35fc272433a53b0e34ce17421c13b47e736e3",
+        sha256="50987ab0d8add1723d34066b78d8afd9ce16fdd2e8c9c3e24cfb9c17be4ef74c",
         kind="afm.es",
         description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth)",
     ),
