@@ -171,22 +171,25 @@ def model_targets(cm: CampaignModel, ys: dict) -> dict:
     return {d: ys[d] for d in cm.descriptors}
 
 
-def evaluate_both(model, cm: CampaignModel, val: tuple[dict, dict, dict], batch_size: int = 32) -> dict:
+def evaluate_both(
+    model, cm: CampaignModel, val: tuple[dict, dict, dict], batch_size: int = 32, loss: dict | None = None
+) -> dict:
     """:func:`evaluate` on the augmented validation stacks, the noise-free ones (keys ending in ``_clean``), and
-    ``score``, the mean of the two losses: what checkpoints and promotions are chosen on."""
+    ``score``, the mean of the two losses: what checkpoints and promotions are chosen on (``loss``: the run's loss
+    keywords, e.g. ``{"es_scale": 0.02}``)."""
     xs, ys, clean = val
-    model = in_float32(model, cm)
-    out = evaluate(model, cm, xs, ys, batch_size)
-    out.update({f"{k}_clean": v for k, v in evaluate(model, cm, clean, ys, batch_size).items()})
+    model = in_float32(model, cm, loss)
+    out = evaluate(model, cm, xs, ys, batch_size, loss)
+    out.update({f"{k}_clean": v for k, v in evaluate(model, cm, clean, ys, batch_size, loss).items()})
     out["score"] = (out["val_loss"] + out["val_loss_clean"]) / 2
     return out
 
 
-def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32) -> dict:
+def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32, loss: dict | None = None) -> dict:
     """Validation loss and the model's own figures (xyz: precision / recall / position error; maps: MSE, r)."""
     from ..models.afm import decode_xyz_prediction, decode_xyz_target, detection_scores, map_metrics
 
-    model = in_float32(model, cm)
+    model = in_float32(model, cm, loss)
     x, y = model_inputs(cm, xs), model_targets(cm, ys)
     loss = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     out = {"val_loss": float(loss["loss"])}
@@ -382,16 +385,17 @@ def initial_model(
     return model
 
 
-def in_float32(model, cm: CampaignModel):
-    """``model`` itself, or a float32 copy of a bf16 one: validation figures are always float32, so runs in either
-    precision (and the zoo's float32 weights) are compared on the same footing."""
+def in_float32(model, cm: CampaignModel, loss: dict | None = None):
+    """``model`` itself, or a float32 copy of a bf16 one compiled with the run's ``loss`` keywords: validation
+    figures are always float32, so runs in either precision (and the zoo's float32 weights) are compared on the same
+    footing, under the same loss (a copy compiled without ``--es-scale`` scored a companded run on plain MSE)."""
     from .. import precision as precisions
     from ..models import afm
 
     if precisions.policy_of(model) == "float32":
         return model
     copy = precisions.with_policy(model, "float32")
-    getattr(afm, cm.compile)(copy, lr=1e-4)
+    getattr(afm, cm.compile)(copy, lr=1e-4, **(loss or {}))
     return copy
 
 
@@ -603,7 +607,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 zoo_file = ZOO / cm.twin / f"{cm.twin}.keras"
             # the weights to beat: the shipped ones, or the transferred twin for a model without weights
             start = (
-                evaluate_both(initial_model(cm, None, args.lr, loss=loss), cm, val)
+                evaluate_both(initial_model(cm, None, args.lr, loss=loss), cm, val, loss=loss)
                 if shipped or zoo_file.exists()
                 else {}
             )
@@ -627,7 +631,7 @@ def run_campaign(args: argparse.Namespace) -> int:
             state["average"] = args.average
             state["beta2"] = float(model.optimizer.beta_2)
             write_json(run / "state.json", state)
-            log_row(cm, state, log_dir, {**evaluate_both(model, cm, val), "event": "start"})
+            log_row(cm, state, log_dir, {**evaluate_both(model, cm, val, loss=loss), "event": "start"})
         if "best_score" not in state:  # a run from before the noise-free validation stacks: its best is re-chosen
             state["best_score"] = float("inf")
         if args.plateau_evals is not None:
@@ -689,7 +693,7 @@ def run_campaign(args: argparse.Namespace) -> int:
             state["hours"] += (time.monotonic() - started) / 3600
             save_model_atomically(model, run / "last.keras")
             with average.applied(model) if average is not None else contextlib.nullcontext(model):
-                metrics = evaluate_both(model, cm, val)
+                metrics = evaluate_both(model, cm, val, loss=state.get("loss"))
                 improved = metrics["score"] < state["best_score"]
                 if improved:
                     state["best_score"] = metrics["score"]
@@ -778,9 +782,9 @@ def promote(cm: CampaignModel, run: Path, log_dir: Path, lr: float = 1e-3, zoo_d
     loss = state.get("loss") or {}
     candidate = initial_model(cm, best, lr, loss=loss)
     zoo_file = zoo_dir / cm.name / f"{cm.name}.keras"
-    ours = evaluate_both(candidate, cm, val)
+    ours = evaluate_both(candidate, cm, val, loss=loss)
     nothing = {k: float("inf") for k in ("score", "val_loss", "val_loss_clean")}
-    theirs = evaluate_both(initial_model(cm, None, lr, loss=loss), cm, val) if zoo_file.exists() else nothing
+    theirs = evaluate_both(initial_model(cm, None, lr, loss=loss), cm, val, loss=loss) if zoo_file.exists() else nothing
     print(
         f"{cm.name}: best checkpoint score {ours['score']:.5g} (augmented {ours['val_loss']:.5g}, noise-free "
         f"{ours['val_loss_clean']:.5g}) vs zoo {theirs['score']:.5g} ({theirs['val_loss']:.5g}, "

@@ -329,6 +329,23 @@ def test_an_es_run_with_es_scale_trains_scores_and_resumes_on_the_companded_loss
     assert plain.evaluate(x, y, verbose=0) != pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-2)
 
 
+def test_a_bf16_run_is_validated_in_float32_under_its_own_loss():
+    from keras_spm.models.afm.losses import CompandedMSE
+
+    cm = campaign.campaign_model("es")
+    bf16 = campaign.initial_model(cm, None, 1e-4, "mixed_bfloat16", loss={"es_scale": 0.02})
+    copy = campaign.in_float32(bf16, cm, {"es_scale": 0.02})
+    assert copy is not bf16 and isinstance(copy.loss["es"], CompandedMSE)  # not the recipe's plain MSE
+    rng = np.random.default_rng(1)
+    xs = {t: rng.normal(size=(2, 128, 128, 10)).astype("float32") for t in ("CO", "Xe")}
+    ys = {"es": rng.normal(0, 0.05, size=(2, 128, 128)).astype("float32"), "height": np.zeros((2, 128, 128), "float32")}
+    f32 = campaign.initial_model(cm, None, 1e-4, loss={"es_scale": 0.02})  # what the zoo's weights are scored with
+    f32.set_weights(copy.get_weights())
+    assert campaign.evaluate(bf16, cm, xs, ys, loss={"es_scale": 0.02})["val_loss"] == pytest.approx(
+        campaign.evaluate(f32, cm, xs, ys, loss={"es_scale": 0.02})["val_loss"], rel=1e-4
+    )
+
+
 def test_a_promotion_refreshes_the_loaded_registry_so_the_next_one_in_the_run_can_load_the_zoo(tmp_path, monkeypatch):
     from keras_spm.zoo import registry
 
