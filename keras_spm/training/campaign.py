@@ -191,8 +191,8 @@ def evaluate(model, cm: CampaignModel, xs: dict, ys: dict, batch_size: int = 32,
 
     model = in_float32(model, cm, loss)
     x, y = model_inputs(cm, xs), model_targets(cm, ys)
-    loss = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-    out = {"val_loss": float(loss["loss"])}
+    scores = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    out = {"val_loss": float(scores["loss"])}
     pred = model.predict(x, batch_size=batch_size, verbose=0)
     if cm.targets == "xyz":
         # every box above 0.5, doubles included, as in the log's rows from before XYZ_MIN_DISTANCE: one curve
