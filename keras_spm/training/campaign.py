@@ -743,6 +743,12 @@ def promotion_due(every_hours: float | None, better: bool, since_seconds: float)
     return every_hours is not None and better and since_seconds >= every_hours * 3600
 
 
+def loss_label(loss: dict | None) -> str:
+    """The ``loss`` column of ``campaign.csv``: ``""`` for the model's own loss, else its keywords
+    (``"es_scale=0.02"``); :mod:`keras_spm.training.curve` chains only runs scored under one loss."""
+    return ";".join(f"{k}={v:g}" for k, v in sorted((loss or {}).items()))
+
+
 def log_row(cm: CampaignModel, state: dict, log_dir: Path, values: dict) -> None:
     base = state.get("base", {})
     row = {
@@ -757,6 +763,7 @@ def log_row(cm: CampaignModel, state: dict, log_dir: Path, values: dict) -> None
         "checkpoint": values.pop("checkpoint", ""),
         "promoted_sha": values.pop("promoted_sha", ""),
         "lr": values.pop("lr", ""),  # the rate the evaluated weights were trained at (logged since 2026-12-07)
+        "loss": loss_label(state.get("loss")),  # the score's loss: runs under different losses are not chained
         **{k: round(float(v), 5) for k, v in values.items()},
     }
     append_csv(log_dir / "campaign.csv", row)

@@ -358,3 +358,11 @@ def test_a_promotion_refreshes_the_loaded_registry_so_the_next_one_in_the_run_ca
     entry = registry.REGISTRY["xyz"]
     assert isinstance(entry, registry.ZooEntry) and entry.sha256 == "d" * 64
     assert registry.get_entry("xyz").sha256 == "d" * 64
+
+
+def test_the_log_names_the_loss_each_row_is_scored_under(tmp_path):
+    cm = campaign.campaign_model("es")
+    state = {"run_id": "r", "hours": 0.5, "samples_trained": 10, "loss": {"es_scale": 0.02}}
+    campaign.log_row(cm, state, tmp_path, {"event": "eval", "score": 0.1})
+    campaign.log_row(cm, {**state, "loss": {}}, tmp_path, {"event": "eval", "score": 0.1})
+    assert [r["loss"] for r in read_csv(tmp_path / "campaign.csv")] == ["es_scale=0.02", ""]

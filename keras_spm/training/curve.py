@@ -8,6 +8,9 @@ Runs are chained by *ratios*: each run scores on the validation set it was start
 the weights it started from), so a run's progress is its best score over the score it had when the window (or the
 run) began, and the window's improvement is one minus the product of those ratios. A run that shipped nothing and
 a successor that restarted from older weights both count, which can only overstate the improvement, never hide it.
+Only runs scored under one loss are chained (the ``loss`` column; blank is the model's own loss): a run that tried
+another loss (``--es-scale``) measured its progress in other units, so the curve follows the loss of the shipped
+weights and the other runs' hours are shown, not chained.
 
     python training/campaign_status.py             # every zoo model with a campaign log
 """
@@ -37,6 +40,7 @@ class Run:
     promoted: tuple[tuple[float, str, float], ...]  # (wall hours, sha, score) of each promotion
     first_hours: float
     last_hours: float
+    loss: str = ""  # the score's loss ("" the model's own; "es_scale=0.02" ...)
 
     def best_at(self, hours: float) -> float:
         """The lowest score of the points up to ``hours`` (the first point's score before it)."""
@@ -88,12 +92,23 @@ def runs_of(rows: list[dict]) -> list[Run]:
             for r in own
         )
         if points:
-            runs.append(Run(rid, starts[0] if starts else "", points, counts, promoted, min(hours), max(hours)))
+            loss = own[0].get("loss") or ""
+            runs.append(Run(rid, starts[0] if starts else "", points, counts, promoted, min(hours), max(hours), loss))
     return runs
 
 
+def curve_runs(runs: list[Run]) -> list[Run]:
+    """The runs scored under the loss of the shipped weights (that of the last promotion; the model's own loss
+    if nothing was promoted): the ones a learning curve can chain."""
+    promoted = [(hours, run.loss) for run in runs for hours, _, _ in run.promoted]
+    loss = max(promoted)[1] if promoted else ""
+    return [run for run in runs if run.loss == loss]
+
+
 def improvement_over(runs: list[Run], window: float) -> tuple[float, float]:
-    """``(fractional fall of the best validation score over the last window hours, the window's start)``."""
+    """``(fractional fall of the best validation score over the last window hours, the window's start)``: the
+    window ends at the last hour of :func:`curve_runs`."""
+    runs = curve_runs(runs)
     end = max(r.last_hours for r in runs)
     start = max(0.0, end - window)
     ratio = 1.0
@@ -108,7 +123,7 @@ def chained_curve(runs: list[Run]) -> tuple[np.ndarray, np.ndarray]:
     """``(wall hours, best score relative to the log's first)`` at every evaluation, runs chained by their ratios as
     in :func:`improvement_over`, so one curve spans validation sets of different sizes."""
     hours, level, carried = [], [], 1.0
-    for run in runs:
+    for run in curve_runs(runs):
         first = run.points[0][1]
         for h, _ in run.points:
             hours.append(h)
@@ -131,7 +146,13 @@ def plot_status(zoo: Path, out: Path, window: float = 2.0, flat: float = FLAT_FR
         s = curve_status(name, rows, window, flat)
         hours, level = chained_curve(runs_of(rows))
         ax.semilogy(hours, level, ".-", ms=3)
-        ax.axvspan(s.window_start, s.log_hours, color="tab:green" if s.flat else "tab:orange", alpha=0.2)
+        chained = curve_runs(runs_of(rows))
+        others = [run for run in runs_of(rows) if run not in chained]
+        for i, run in enumerate(others):
+            ax.axvspan(run.first_hours, run.last_hours, color="0.6", alpha=0.3, label=None if i else "other loss")
+        if others:
+            ax.legend(fontsize=7)
+        ax.axvspan(s.window_start, hours[-1], color="tab:green" if s.flat else "tab:orange", alpha=0.2)
         ax.set_title(f"{s.model}: {-s.improvement:+.1%} in {window:g} h", fontsize=9)
         ax.set_xlabel("training wall hours (log)")
         ax.grid(alpha=0.3, which="both")
@@ -191,6 +212,7 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
     log_hours = max(r.last_hours for r in runs)
     needed = DONE_WHEN_HOURS.get(model)
     hours, molecules, samples = shipped_totals(runs)
+    chained_hours = max(r.last_hours for r in curve_runs(runs))
     return CurveStatus(
         model=model,
         log_hours=log_hours,
@@ -199,7 +221,7 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
         shipped_samples=int(samples),
         window_start=start,
         improvement=improvement,
-        flat=log_hours >= window and improvement < flat,
+        flat=chained_hours >= window and improvement < flat,
         enough_hours=None if needed is None else log_hours >= needed,
     )
 

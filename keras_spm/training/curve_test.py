@@ -90,3 +90,27 @@ def test_the_chained_curve_carries_each_run_s_ratio_into_the_next_and_is_drawn(t
     (tmp_path / "m" / "campaign.csv").write_text("\n".join(lines) + "\n")
     out = plot_status(tmp_path, tmp_path / "status.png")
     assert out.stat().st_size > 0
+
+
+def test_a_run_under_another_loss_is_not_chained_into_the_curve(tmp_path):
+    """Run d tries another loss after c and falls 10 % in its own units; the shipped weights are c's, so the curve
+    and the window stay on c's loss and end where c ended."""
+    excursion = [
+        {**row("d", "start", 4.0, 5.0, start="sha_c"), "loss": "es_scale=0.02"},
+        {**row("d", "eval", 5.0, 4.5), "loss": "es_scale=0.02"},
+    ]
+    rows = log() + excursion
+    s = curve_status("dsh_6slice", rows, window=2.0)
+    assert s.log_hours == 5.0  # every hour is in the log ...
+    assert s.window_start == pytest.approx(2.0)  # ... but the window is the chained runs' last 2 h
+    assert s.improvement == pytest.approx(1 - 1.79 / 2.0)
+    hours, _ = chained_curve(runs_of(rows))
+    assert hours[-1] == 4.0
+    (tmp_path / "m").mkdir()
+    keys = list(rows[-1])
+    lines = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]
+    (tmp_path / "m" / "campaign.csv").write_text("\n".join(lines) + "\n")
+    assert plot_status(tmp_path, tmp_path / "status.png").stat().st_size > 0
+    # had d been promoted, its loss would be the shipped one, and the curve would be d alone
+    promoted = rows + [{**row("d", "promote", 5.0, 4.5, start="sha_c", promoted="sha_d"), "loss": "es_scale=0.02"}]
+    assert curve_status("dsh_6slice", promoted, window=2.0).improvement == pytest.approx(0.1)
