@@ -15,6 +15,7 @@ scales its own input) and writes ``<stem>_prediction.npz`` and ``<stem>_predicti
 
 Exit codes: 0 done; 2 wrong arguments, input paths or output folder (checked before TensorFlow is imported, so
 within a second or two); 1 the data could not be used (unreadable file, too many NaN, ...). Either is one line.
+Of several inputs, one that cannot be used is skipped with its reason and the others are written (exit 1).
 """
 
 from __future__ import annotations
@@ -134,47 +135,83 @@ def check_output_folder(out: Path) -> None:
 
 
 def run_predict(args) -> int:
+    """Run the model on each input (a batch of images for the GANs, the one stack for AFM models) and write its
+    files at once; an input that cannot be used is reported and skipped, so one bad scan in a folder does not cost
+    the others (exit 1 then, with the list)."""
     preset, files = check_predict_args(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import logging
 
     logging.getLogger("keras_spm.zoo").setLevel(logging.ERROR)  # "using the shipped copy" on every run is noise
     from .inference import predict
+    from .inference.run import load
+    from .io import SPMFileError
 
     kind = preset.input.kind
     if kind == "afm_stack":
-        inputs = (
+        stack = (
             [f"{t}={p}" for t, paths in files.items() for p in paths] if len(files) > 1 else files[next(iter(files))]
         )
+        groups = [stack]
+    elif kind == "topography":
+        groups = [[f] for f in files[""]]
     else:
-        inputs = files[""]
+        groups = [files[""][k : k + args.batch_size] for k in range(0, len(files[""]), args.batch_size)]
     say = lambda line: print(f"  {line}", file=sys.stderr)  # noqa: E731
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the same warnings come as notes, on one line each
-        result = predict(
-            args.model,
-            inputs,
-            channel=args.channel,
-            direction=args.direction,
-            crop_nan=args.crop_nan,
-            level_mode=args.level,
-            pixel_size=args.pixel_size,
-            batch_size=args.batch_size,
-            precision=args.precision,
-            progress=sys.stderr.isatty(),
-            tta=None if args.tta else False,
-            log=say,
-        )
-    results = result if isinstance(result, list) else [result]
-    written = []
+    load(args.model, None, args.precision)  # a zoo problem stops here, before any input
+    written, failed = [], []
     stems: dict[str, int] = {}
-    for r in results:
-        stem = r.stem
-        stems[stem] = stems.get(stem, 0) + 1
-        written += r.save(args.out, stem if stems[stem] == 1 else f"{stem}_{stems[stem]}")
-    shown = ", ".join(str(p) for p in written[:4]) + (f" and {len(written) - 4} more" if len(written) > 4 else "")
-    print(f"wrote {shown}")
+    for group in _progress_bar(groups, len(groups) > 1 and sys.stderr.isatty()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # the same warnings come as notes, on one line each
+                result = predict(
+                    args.model,
+                    group,
+                    channel=args.channel,
+                    direction=args.direction,
+                    crop_nan=args.crop_nan,
+                    level_mode=args.level,
+                    pixel_size=args.pixel_size,
+                    batch_size=args.batch_size,
+                    precision=args.precision,
+                    progress=len(groups) == 1 and sys.stderr.isatty(),
+                    tta=None if args.tta else False,
+                    log=say,
+                )
+        except (ValueError, SPMFileError, FileNotFoundError) as err:
+            if len(groups) == 1:
+                raise
+            say(f"skipped: {_first_line(err)}")
+            failed.append(group)
+            continue
+        for r in result if isinstance(result, list) else [result]:
+            stem = r.stem
+            stems[stem] = stems.get(stem, 0) + 1
+            written += r.save(args.out, stem if stems[stem] == 1 else f"{stem}_{stems[stem]}")
+    if written:
+        shown = ", ".join(str(p) for p in written[:4]) + (f" and {len(written) - 4} more" if len(written) > 4 else "")
+        print(f"wrote {shown}")
+    if failed:
+        print(
+            f"{PROG}: error: {len(failed)} of {len(groups)} inputs could not be used (reasons above): "
+            + ", ".join(Path(p).name for g in failed for p in g),
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _progress_bar(items: list, show: bool):
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, file=sys.stderr, unit="input")
 
 
 def zoo_list(args) -> int:
@@ -214,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except (ValueError, SPMFileError, FileNotFoundError, RuntimeError) as err:  # the data, or the zoo, failed
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {_first_line(err)}", file=sys.stderr)
         return 1
 
 

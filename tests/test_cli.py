@@ -147,6 +147,19 @@ def test_data_error_exits_1_with_one_line(tmp_path):
     assert len(errors) == 1 and "broken.sxm" in errors[0] and "Traceback" not in result.stderr
 
 
+def test_a_bad_file_among_several_is_skipped_and_the_others_are_written(shared_data, tmp_path):
+    broken = tmp_path / "broken.sxm"
+    broken.write_bytes(b"not a nanonis file")
+    good = shared_data / "spm-topographies" / "Image_526.sxm"
+    result = run(["predict", "dae_tip_artifacts", broken, good, "-o", tmp_path / "out"])
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert (tmp_path / "out" / "Image_526_prediction.npz").exists()  # the good scan's result is not lost
+    assert not list((tmp_path / "out").glob("broken*"))
+    errors = [line for line in result.stderr.splitlines() if "keras-spm: error" in line]
+    assert len(errors) == 1 and "1 of 2 inputs" in errors[0] and "broken.sxm" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
 def test_simulate_is_handed_to_its_command():
     result = run(["simulate", "--help"], timeout=60)
     assert result.returncode == 0 and "keras-spm simulate" in result.stdout

@@ -52,9 +52,15 @@ def load(name_or_model, preset: str | None = None, precision: str | None = None)
     if precision is not None:
         from keras_spm import precision as precision_module
 
-        policy, why = precision_module.inference_policy(name if isinstance(name_or_model, str) else None, precision)
+        zoo_name = name if isinstance(name_or_model, str) else None
+        policy, why = precision_module.inference_policy(zoo_name, precision)
         if policy != "float32":
-            model = precision_module.with_policy(model, policy)
+            if zoo_name is None:
+                model = precision_module.with_policy(model, policy)
+            else:  # rebuilt once per zoo model and policy, like the load itself
+                if (zoo_name, policy) not in _LOADED:
+                    _LOADED[(zoo_name, policy)] = precision_module.with_policy(model, policy)
+                model = _LOADED[(zoo_name, policy)]
         note = f"precision {policy} ({why})"
     return model, name, get_preset(preset), note
 

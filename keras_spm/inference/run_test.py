@@ -103,3 +103,14 @@ def test_tta_output_has_the_symmetry_of_its_input_and_is_refused_for_orientation
     assert not np.allclose(plain["xyz_class"][..., 1], plain["xyz_class"][::-1, :, 1], atol=1e-5)
     with pytest.raises(ValueError, match="drop tta"):
         keras_spm.predict("cyclegan_afm_sim2exp", np.ones((64, 64), "float32"), tta=True)
+
+
+def test_a_zoo_model_is_rebuilt_in_bf16_once_not_on_every_call():
+    from keras_spm.inference.run import load
+    from keras_spm.precision import model_policies
+
+    first, _, _, note = load("dae_tip_artifacts", precision="mixed_bfloat16")
+    again, _, _, _ = load("dae_tip_artifacts", precision="mixed_bfloat16")
+    plain, _, _, _ = load("dae_tip_artifacts")
+    assert "mixed_bfloat16" in note and first is again and first is not plain
+    assert model_policies(first) != model_policies(plain)  # and it is the bf16 rebuild, not the float32 model
