@@ -23,9 +23,9 @@ def _outline_valid(ax, valid: np.ndarray, pixel: float) -> None:
     ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], "w--", lw=1)
 
 
-def _scale_bar(ax, n: float, length: float, label: str) -> None:
-    ax.plot([0.05 * n, 0.05 * n + length], [0.05 * n] * 2, color="w", lw=3)
-    ax.text(0.05 * n + length / 2, 0.08 * n, label, color="w", ha="center", va="bottom", fontsize=8)
+def _scale_bar(ax, n: float, length: float, label: str, color: str = "w") -> None:
+    ax.plot([0.05 * n, 0.05 * n + length], [0.05 * n] * 2, color=color, lw=3)
+    ax.text(0.05 * n + length / 2, 0.08 * n, label, color=color, ha="center", va="bottom", fontsize=8)
 
 
 def afm_maps(pred):
@@ -62,19 +62,46 @@ def afm_maps(pred):
 
 
 def before_after(pred):
-    """Input and output image side by side (GAN translation, tip-artifact restoration)."""
+    """Input and output side by side (GAN translation, tip-artifact restoration). A restoration shares one height
+    scale between input and output (so a lowered particle looks lower), adds what was removed, with colour bars in
+    the file's unit and a scale bar when the pixel size is known."""
     plt = _pyplot()
     out_key = pred.meta["output"]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2), constrained_layout=True)
+    removed = pred.arrays.get("removed") if "unit" in pred.meta else None
+    panels = [("input", "input"), (out_key, pred.meta.get("output_title", out_key))]
+    panels += [("removed", "removed (input - restored)")] if removed is not None else []
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.2), constrained_layout=True)
     spm = pred.meta.get("spm_axes", False)
-    for ax, key, title in zip(axes, ("input", out_key), ("input", pred.meta.get("output_title", out_key)), strict=True):
+    unit, pixel = pred.meta.get("unit") or "", pred.meta.get("pixel_size")
+    heights = np.concatenate([pred.arrays["input"].ravel(), pred.arrays[out_key].ravel()])
+    low, high = np.percentile(heights, [0.5, 99.5]) if removed is not None else (None, None)
+    for ax, (key, title) in zip(axes, panels, strict=True):
         image = pred.arrays[key]
-        ax.imshow(image.T if spm else image, origin="lower" if spm else "upper", cmap="gray" if not spm else "afmhot")
+        shown = image.T if spm else image
+        if key == "removed":
+            span = float(np.max(np.abs(image))) or 1.0
+            im = ax.imshow(shown, origin="lower" if spm else "upper", cmap="coolwarm", vmin=-span, vmax=span)
+        else:
+            cmap = "afmhot" if spm else "gray"
+            im = ax.imshow(shown, origin="lower" if spm else "upper", cmap=cmap, vmin=low, vmax=high)
+        if removed is not None:
+            fig.colorbar(im, ax=ax, shrink=0.8, label=unit or "height (as stored)")
+        if removed is not None and pixel:
+            n = shown.shape[1]
+            length = _round_length(0.2 * n * pixel)
+            label = f"{length / 1000:g} µm" if length >= 1000 else f"{length:g} nm"
+            _scale_bar(ax, n, length / pixel, label, "k" if key == "removed" else "w")
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{pred.model} on {pred.source}", fontsize=9)
     return fig
+
+
+def _round_length(length: float) -> float:
+    """1, 2 or 5 times a power of ten, at most ``length``: a scale bar's length."""
+    power = 10 ** np.floor(np.log10(length))
+    return float(max(m for m in (1, 2, 5) if m * power <= length) * power)
 
 
 def particles(pred):

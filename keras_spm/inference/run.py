@@ -294,6 +294,8 @@ def _restore(model, name, spec, topo, image, notes, log) -> Prediction:
     arrays = {"input": image.astype(np.float32), "restored": restored.astype(np.float32)}
     arrays["removed"] = arrays["input"] - arrays["restored"]
     meta = {"output": "restored", "output_title": "restored", "spm_axes": topo.line_axis == 0, "unit": topo.unit}
+    if topo.pixel_size is not None:
+        meta["pixel_size"] = topo.pixel_size  # nm
     return Prediction(name, topo.source, arrays, notes, spec.figure, meta)
 
 
