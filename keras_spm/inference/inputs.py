@@ -87,9 +87,11 @@ def check_paths(items: list[str], kind: str, tips: tuple[str, ...] = ()) -> dict
         files = expand(paths, kind)
         bad = [p for p in files if p.suffix.lower() not in EXTENSIONS[kind]]
         if bad:
+            from keras_spm.io.formats import conversion_hint
+
             raise InputError(
                 f"{bad[0]}: unsupported format {bad[0].suffix or '(no extension)'!r} for this model, which takes "
-                f"{describe(kind)}."
+                f"{describe(kind)}; {conversion_hint(bad[0].suffix)}."
             )
         if kind == "afm_stack":
             if len(files) == 1 and files[0].suffix.lower() == ".sxm":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .formats import conversion_hint
 from .gwyddion import gwy_channels, read_gwy
 from .ibw import ibw_channels, read_ibw
 from .image import SPMFileError, SPMImage, SPMStack
@@ -57,7 +58,9 @@ def _kind(path: Path) -> str:
     ext = path.suffix.lower()
     if ext not in SUPPORTED_FORMATS:
         supported = "; ".join(f"{k} ({v})" for k, v in SUPPORTED_FORMATS.items())
-        raise ValueError(f"{path}: unsupported format {ext or '(no extension)'!r}; supported: {supported}")
+        raise ValueError(
+            f"{path}: unsupported format {ext or '(no extension)'!r}; {conversion_hint(ext)}. Supported: {supported}"
+        )
     return ext
 
 

@@ -30,7 +30,7 @@ def test_npz_and_case_insensitive_extension(tmp_path):
 
 def test_bad_input(spm_files, tmp_path):
     (tmp_path / "scan.tif").write_bytes(b"II*\x00")
-    with pytest.raises(ValueError, match=r"unsupported format '\.tif'; supported: \.sxm .*\.3ds .*\.gwy .*\.npz"):
+    with pytest.raises(ValueError, match=r"unsupported format '\.tif'; .*Supported: \.sxm .*\.3ds .*\.gwy .*\.npz"):
         read(tmp_path / "scan.tif")
     with pytest.raises(ValueError, match="unsupported format '\\(no extension\\)'"):
         read(tmp_path / "scan")
@@ -49,3 +49,14 @@ def test_bad_input(spm_files, tmp_path):
     fake3ds.write_bytes((spm_files / "01514.sxm").read_bytes())
     with pytest.raises(SPMFileError, match=r"really_a_sxm\.3ds: could not read as Nanonis \.3ds"):
         read(fake3ds)
+
+
+@pytest.mark.parametrize(
+    "name, maker", [("scan.mtrx", "Omicron MATRIX"), ("scan.001", "NanoScope"), ("scan.jpk", "JPK"), ("scan.xyz", None)]
+)
+def test_another_makers_file_is_refused_with_the_conversion_that_fixes_it(tmp_path, name, maker):
+    path = tmp_path / name
+    path.write_bytes(b"\0" * 16)
+    with pytest.raises(ValueError, match="open it in Gwyddion and save it as .gwy") as err:
+        read(path)
+    assert (maker or "if your instrument software") in str(err.value)
