@@ -268,6 +268,10 @@ def plot_campaign(name: str, log_dir: Path) -> Path | None:
         if np.isfinite(clean).any():  # logged since the validation set also has noise-free stacks
             ax.plot(hours, clean, "s--", ms=3, label="noise-free")
             ax.legend(fontsize=7)
+        train = np.array([float(r["train_loss"]) if r.get("train_loss") else np.nan for r in rows])
+        if key == "val_loss" and np.isfinite(train).any():  # logged since 2026-12-08
+            ax.plot(hours, train, "^:", ms=3, color="0.4", label="training (replayed, augmented)")
+            ax.legend(fontsize=7)
         for r, h, v in zip(rows, hours, values, strict=True):
             if r.get("promoted_sha"):
                 ax.plot(h, v, "r*", ms=10)
@@ -523,8 +527,10 @@ def train_for(
     rate_at=None,
     step0: int = 0,
     after_batch=None,
-) -> int:
-    """Train batch by batch for ``seconds`` of wall time; returns the number of batches trained.
+) -> tuple[int, float]:
+    """Train batch by batch for ``seconds`` of wall time; returns the number of batches trained and their mean
+    training loss (NaN if none), which the log sets beside the validation loss: a gap says the replayed samples are
+    learnt better than new molecules (more data would help), none says the model or the schedule is the limit.
 
     ``rate_at(step)``, if given, sets the learning rate of each batch (``step0`` + batches so far);
     ``after_batch(model)`` runs after each (the weight average's update).
@@ -533,7 +539,7 @@ def train_for(
 
     deadline = time.monotonic() + seconds
     progress = keras.utils.Progbar(None, unit_name="batch") if verbose else None
-    batches = 0
+    batches, loss_sum = 0, 0.0
     while time.monotonic() < deadline:
         batch = feeder.next(timeout=min(2.0, max(0.05, deadline - time.monotonic())))
         if batch is None:
@@ -541,13 +547,14 @@ def train_for(
             continue
         if rate_at is not None:
             model.optimizer.learning_rate.assign(rate_at(step0 + batches))
-        logs = model.train_on_batch(*batch, return_dict=True)
+        logs = model.train_on_batch(*batch, return_dict=True)  # one batch's losses (Keras resets them per call)
         if after_batch is not None:
             after_batch(model)
         batches += 1
+        loss_sum += float(logs["loss"])
         if progress is not None:
             progress.update(batches, [(k, float(v)) for k, v in logs.items()])
-    return batches
+    return batches, (loss_sum / batches if batches else float("nan"))
 
 
 def validation_size(state: dict, asked: int | None) -> int:
@@ -688,7 +695,7 @@ def run_campaign(args: argparse.Namespace) -> int:
                 rate_at = functools.partial(warmup_rate, warm["lr"], warmup_steps=warm["steps"])
             seconds = min(args.eval_minutes * 60, deadline - started)
             update = average.update if average is not None else None
-            batches = train_for(model, feeder, seconds, supervise, args.verbose, rate_at, step0, update)
+            batches, train_loss = train_for(model, feeder, seconds, supervise, args.verbose, rate_at, step0, update)
             state["samples_trained"] += batches * args.batch_size
             state["hours"] += (time.monotonic() - started) / 3600
             save_model_atomically(model, run / "last.keras")
@@ -717,7 +724,13 @@ def run_campaign(args: argparse.Namespace) -> int:
             state["lr"] = float(model.optimizer.learning_rate)
             state["molecules_simulated"] = buffer.molecules_simulated()
             write_json(run / "state.json", state)
-            row = {**metrics, "event": "eval", "checkpoint": "best" if improved else "", "lr": lr}
+            row = {
+                **metrics,
+                "train_loss": train_loss,
+                "event": "eval",
+                "checkpoint": "best" if improved else "",
+                "lr": lr,
+            }
             log_row(cm, state, log_dir, row)
             print(
                 f"{cm.name}: {state['hours']:.2f} h, {state['molecules_simulated']} molecules, "

@@ -123,6 +123,8 @@ def test_a_killed_campaign_resumes_where_it_was(tmp_path):
     cached = np.load(tmp_path / "run" / "val_light_4.npz")
     assert cached["x_CO"].shape == cached["xc_CO"].shape and not np.allclose(cached["x_CO"], cached["xc_CO"])
     assert all(1e-5 <= float(r["lr"]) <= 3e-4 for r in rows if r["event"] == "eval")  # the rate is logged
+    trained = [float(r["train_loss"]) for r in rows if r["event"] == "eval"]  # NaN: no batch since the last one
+    assert any(np.isfinite(trained)) and all(0 < t < 10 for t in trained if np.isfinite(t))
     hours = [float(r["wall_hours"]) for r in rows]
     assert hours == sorted(hours) and float(rows[-1]["samples_trained"]) == state["samples_trained"]
     assert (tmp_path / "log" / "campaign.png").stat().st_size > 0

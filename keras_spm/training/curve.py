@@ -2,7 +2,10 @@
 
 Issue #14 closes a model's campaign when its target is met, or when ``zoo/<name>/campaign.csv`` holds enough hours
 (``DONE_WHEN_HOURS``) and the validation curve is flat over its last ``window`` hours. "Flat" is measured, not
-eyeballed: the best validation score fell by less than ``FLAT_FRACTION`` over the window.
+eyeballed: the best validation score fell by less than ``FLAT_FRACTION`` over the window. Where the log has the
+training loss (since 2026-12-08), the window's validation / training loss says what a flat curve asks for next: well
+above 1, the model learns its replayed samples better than new molecules (more, or more varied, data); near 1, it
+cannot fit even those better (a larger model, or a schedule).
 
 Runs are chained by *ratios*: each run scores on the validation set it was started with (its ``start`` row scores
 the weights it started from), so a run's progress is its best score over the score it had when the window (or the
@@ -196,6 +199,7 @@ class CurveStatus:
     improvement: float
     flat: bool
     enough_hours: bool | None  # None: the issue sets no hours for this model
+    gap: float | None = None  # validation / training loss over the window's evaluations (None: not logged)
 
     @property
     def done_when_met(self) -> bool:
@@ -213,6 +217,13 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
     needed = DONE_WHEN_HOURS.get(model)
     hours, molecules, samples = shipped_totals(runs)
     chained_hours = max(r.last_hours for r in curve_runs(runs))
+    ids = {r.run_id for r in curve_runs(runs)}
+    pairs = [
+        (float(r["val_loss"]), float(r["train_loss"]))
+        for r in rows
+        if r["run_id"] in ids and r.get("train_loss") and r.get("val_loss") and float(r["wall_hours"]) >= start
+    ]
+    pairs = [(v, t) for v, t in pairs if math.isfinite(t)]
     return CurveStatus(
         model=model,
         log_hours=log_hours,
@@ -223,6 +234,7 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
         improvement=improvement,
         flat=chained_hours >= window and improvement < flat,
         enough_hours=None if needed is None else log_hours >= needed,
+        gap=float(np.mean([v for v, _ in pairs]) / np.mean([t for _, t in pairs])) if pairs else None,
     )
 
 
@@ -240,8 +252,8 @@ def status_table(zoo: Path, window: float = 2.0, flat: float = FLAT_FRACTION) ->
 def format_table(statuses: list[CurveStatus], window: float, flat: float) -> str:
     lines = [
         f"| model | hours in the log | in the shipped file: hours / molecules / samples | best score, last {window:g} h | flat (< {flat:.0%}) "
-        "| hours asked | done-when (hours + flat) |",
-        "|---|---|---|---|---|---|---|",
+        "| hours asked | done-when (hours + flat) | val / train loss |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in statuses:
         asked = DONE_WHEN_HOURS.get(s.model)
@@ -249,6 +261,6 @@ def format_table(statuses: list[CurveStatus], window: float, flat: float) -> str
             f"| {s.model} | {s.log_hours:.2f} | {s.shipped_hours:.2f} / {s.shipped_molecules:,} / {s.shipped_samples:,} "
             f"| {-s.improvement:+.1%} "
             f"(from {s.window_start:.2f} h) | {'yes' if s.flat else 'no'} | {asked if asked else '-'} "
-            f"| {'yes' if s.done_when_met else 'no' if asked else '-'} |"
+            f"| {'yes' if s.done_when_met else 'no' if asked else '-'} | {f'{s.gap:.2f}' if s.gap else '-'} |"
         )
     return "\n".join(lines)

@@ -114,3 +114,16 @@ def test_a_run_under_another_loss_is_not_chained_into_the_curve(tmp_path):
     # had d been promoted, its loss would be the shipped one, and the curve would be d alone
     promoted = rows + [{**row("d", "promote", 5.0, 4.5, start="sha_c", promoted="sha_d"), "loss": "es_scale=0.02"}]
     assert curve_status("dsh_6slice", promoted, window=2.0).improvement == pytest.approx(0.1)
+
+
+def test_the_window_s_validation_over_training_loss_is_reported_where_logged():
+    assert curve_status("dsh_6slice", log()).gap is None  # an old log: no training loss
+    rows = [
+        {**r, "val_loss": "0.3", "train_loss": "0.2" if float(r["wall_hours"]) >= 2.0 else "0.1"}
+        for r in log()
+        if r["event"] != "promote"
+    ]
+    rows[-1]["train_loss"] = "nan"  # an evaluation that trained no batch is left out
+    s = curve_status("dsh_6slice", rows, window=2.0)
+    assert s.gap == pytest.approx(1.5)  # only the window's evaluations (from 2.0 h): 0.3 / 0.2
+    assert "| 1.50 |" in format_table([s], 2.0, 0.02)
