@@ -167,7 +167,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es_6slice": ZooEntry(
         repo_id="keras-spm/es_6slice",
         revision=None,
-        sha256="50987ab0d8add1723d34066b78d8afd9ce16fdd2e8c9c3e24cfb9c17be4ef74c",
+        sha256="95e248279e056e57a9ce4ed19be185224ca151152cfc4c6d7ecf0abbf1434479",
         kind="afm.es",
         description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth)",
     ),
