@@ -15,8 +15,12 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from keras_spm.io import SPMStack
 
 #: input kind -> file extensions it reads (a folder is expanded to these)
 EXTENSIONS = {
@@ -115,7 +119,7 @@ def describe(kind: str) -> str:
     return INPUT_KINDS[kind]
 
 
-def read_afm_stack(files: list[Path], channel: str | None, direction: str, crop_nan: bool):
+def read_afm_stack(files: list[Path], channel: str | None, direction: str, crop_nan: bool) -> SPMStack:
     """An :class:`keras_spm.io.SPMStack` from a .sxm series, a .3ds grid or an .npz stack."""
     from keras_spm import io
 

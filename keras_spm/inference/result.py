@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Prediction:
         """File name stem of the outputs: the input's name without extension."""
         return Path(str(self.source).rstrip("/")).stem or "input"
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> matplotlib.figure.Figure:
         """The preset's figure (a matplotlib ``Figure``); saved to ``path`` when given."""
         from .figures import FIGURES
 

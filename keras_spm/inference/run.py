@@ -23,7 +23,7 @@ MAX_LOADED = 3
 _LOADED: dict = {}
 
 
-def load(name_or_model, preset: str | None = None, precision: str | None = None):
+def load(name_or_model, preset: str | None = None, precision: str | None = None) -> tuple:
     """(model, preset name, preset) from a zoo name or a loaded model (``preset`` needed unless from ``zoo.load``)."""
     from keras_spm import zoo
     from keras_spm.zoo.presets import get_preset, is_wrapped, wrap
@@ -80,7 +80,7 @@ def predict(
     progress: bool = False,
     tta: bool | None = None,
     log=None,
-):
+) -> Prediction | list[Prediction]:
     """Run a zoo model on real inputs; a :class:`Prediction` (a list of them for several images).
 
     ``inputs``: file / folder / glob paths (one string or a list), or arrays. AFM models take one stack: a

@@ -26,9 +26,14 @@ White noise and scan-line offsets are not tip effects and are left as they are (
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 from keras import layers, ops
+
+if TYPE_CHECKING:
+    from keras_spm.sim.tip import TipShape
 
 #: tip profiles are clipped this many robust height spans below the apex (deeper parts never touch the surface)
 TIP_DEPTH = 2.0
@@ -314,7 +319,7 @@ def tip_erosion_dae_raw(
     return wrap_raw(from_preset(preset, tip_size=tip_size), name=name)
 
 
-def estimate_tip(model: keras.Model, image: np.ndarray, pixel_size: float):
+def estimate_tip(model: keras.Model, image: np.ndarray, pixel_size: float) -> TipShape:
     """The tip a trained tip-erosion model (zoo form or training checkpoint) estimates for ``image``, in its units.
 
     Returns a :class:`keras_spm.sim.tip.TipShape` (heights relative to the apex, same unit as ``image``; profile
