@@ -167,7 +167,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es_6slice": ZooEntry(
         repo_id="keras-spm/es_6slice",
         revision=None,
-        sha256="95e248279e056e57a9ce4ed19be185224ca151152cfc4c6d7ecf0abbf1434479",
+        sha256="6f30b8fe7fc879e137a4424d37f617e474fd6c43ce1dab30bb0a6e39f4fcf95b",
         kind="afm.es",
         description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth)",
     ),
