@@ -167,7 +167,7 @@ REGISTRY: dict[str, ZooEntry] = {
     "es_6slice": ZooEntry(
         repo_id="keras-spm/es_6slice",
         revision=None,
-        sha256="6f30b8fe7fc879e137a4424d37f617e474fd6c43ce1dab30bb0a6e39f4fcf95b",
+        sha256="cb1ea583ba81ed7ff01ff8f43032431833adedf2394ba85f24e7cbaff9de647e",
         kind="afm.es",
         description="Electrostatic Map and Height Map from 6-slice CO-tip and Xe-tip stacks (ED-AFM's depth)",
     ),
