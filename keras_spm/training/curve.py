@@ -147,10 +147,11 @@ def plot_status(zoo: Path, out: Path, window: float = 2.0, flat: float = FLAT_FR
     fig, axes = plt.subplots(1, len(logs), figsize=(3.3 * len(logs), 3.0), squeeze=False)
     for ax, (name, rows) in zip(axes[0], logs.items(), strict=True):
         s = curve_status(name, rows, window, flat)
-        hours, level = chained_curve(runs_of(rows))
+        runs = runs_of(rows)
+        hours, level = chained_curve(runs)
         ax.semilogy(hours, level, ".-", ms=3)
-        chained = curve_runs(runs_of(rows))
-        others = [run for run in runs_of(rows) if run not in chained]
+        chained = curve_runs(runs)
+        others = [run for run in runs if run not in chained]
         for i, run in enumerate(others):
             ax.axvspan(run.first_hours, run.last_hours, color="0.6", alpha=0.3, label=None if i else "other loss")
         if others:
@@ -216,8 +217,9 @@ def curve_status(model: str, rows: list[dict], window: float = 2.0, flat: float 
     log_hours = max(r.last_hours for r in runs)
     needed = DONE_WHEN_HOURS.get(model)
     hours, molecules, samples = shipped_totals(runs)
-    chained_hours = max(r.last_hours for r in curve_runs(runs))
-    ids = {r.run_id for r in curve_runs(runs)}
+    chained = curve_runs(runs)
+    chained_hours = max(r.last_hours for r in chained)
+    ids = {r.run_id for r in chained}
     pairs = [
         (float(r["val_loss"]), float(r["train_loss"]))
         for r in rows
